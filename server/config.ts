@@ -1,0 +1,220 @@
+// berthd configuration: every key has an embedded default here; /etc/berth/config.toml
+// overrides defaults; command-line flags override the file. `berthd --print-config`
+// prints the effective result as TOML.
+import { readFileSync, existsSync } from 'node:fs';
+import { isAbsolute, normalize } from 'node:path';
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { invalidArgument } from './errors.js';
+
+export interface RuntimeHandlerConfig {
+  /** OCI runtime binary (runc, crun, …). */
+  path: string;
+  /** The runtime's own state directory (its `--root`); empty means `<state>/<handler name>`. */
+  root: string;
+}
+
+export interface CniConfig {
+  /** Directory holding *.conflist / *.conf files; the first by name is used. */
+  conf_dir: string;
+  /** Directories searched for plugin binaries, in order. */
+  bin_dirs: string[];
+  /** Interface name created inside the pod's network namespace. */
+  ifname: string;
+}
+
+export interface BerthConfig {
+  /** CRI gRPC socket. */
+  socket: string;
+  /** Persistent state: meta.db, content/, layers/, containers/, sandboxes/. */
+  root: string;
+  /** Volatile state: pinned namespaces, shim and monitor files. */
+  state: string;
+  log_level: 'error' | 'warn' | 'info' | 'debug';
+  /** Roots a pod's log_directory must lie inside (kubelet's podLogsDir, temp dirs for tests). */
+  pod_log_roots: string[];
+  cgroup_driver: 'cgroupfs' | 'systemd';
+  /** Handler used when a pod names none. */
+  default_runtime: string;
+  runtimes: Record<string, RuntimeHandlerConfig>;
+  cni: CniConfig;
+  /** Image kept pinned (never garbage-collected) for pods. */
+  sandbox_image: string;
+  /** How long StopPodSandbox and shutdown wait for in-flight work, in seconds. */
+  shutdown_timeout_seconds: number;
+}
+
+export function defaultConfig(): BerthConfig {
+  return {
+    socket: '/run/berth/berth.sock',
+    root: '/var/lib/berth',
+    state: '/run/berth',
+    log_level: 'info',
+    pod_log_roots: ['/var/log/pods'],
+    cgroup_driver: 'cgroupfs',
+    default_runtime: 'runc',
+    runtimes: {
+      runc: { path: '/usr/sbin/runc', root: '' },
+      crun: { path: '/usr/bin/crun', root: '' },
+    },
+    cni: {
+      conf_dir: '/etc/cni/net.d',
+      bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'],
+      ifname: 'eth0',
+    },
+    sandbox_image: 'registry.k8s.io/pause:3.9',
+    shutdown_timeout_seconds: 30,
+  };
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/**
+ * Merges `over` into `base` key by key. Unknown keys are an error (a typo in config.toml
+ * must not be silently ignored); tables merge, everything else replaces.
+ */
+function mergeInto(base: Record<string, Json>, over: Record<string, Json>, path: string, openTables: Set<string>): void {
+  for (const [k, v] of Object.entries(over)) {
+    const here = path ? `${path}.${k}` : k;
+    if (!(k in base) && !openTables.has(path)) throw invalidArgument(`config: unknown key "${here}"`);
+    const cur = base[k];
+    if (cur !== undefined && cur !== null && typeof cur === 'object' && !Array.isArray(cur)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(`config: "${here}" must be a table`);
+      mergeInto(cur as Record<string, Json>, v as Record<string, Json>, here, openTables);
+    } else {
+      if (cur !== undefined && cur !== null && typeof cur !== typeof v) {
+        throw invalidArgument(`config: "${here}" must be a ${Array.isArray(cur) ? 'list' : typeof cur}`);
+      }
+      base[k] = v;
+    }
+  }
+}
+
+/** Tables whose keys are user-chosen names (runtime handlers). */
+const OPEN_TABLES = new Set(['runtimes']);
+
+export function mergeConfig(base: BerthConfig, over: Record<string, unknown>): BerthConfig {
+  const out = structuredClone(base) as unknown as Record<string, Json>;
+  mergeInto(out, over as Record<string, Json>, '', OPEN_TABLES);
+  return out as unknown as BerthConfig;
+}
+
+export function validateConfig(c: BerthConfig): BerthConfig {
+  for (const [key, p] of [
+    ['socket', c.socket],
+    ['root', c.root],
+    ['state', c.state],
+    ['cni.conf_dir', c.cni.conf_dir],
+  ] as const) {
+    if (!isAbsolute(p)) throw invalidArgument(`config: ${key} must be an absolute path, got "${p}"`);
+  }
+  if (!['error', 'warn', 'info', 'debug'].includes(c.log_level)) throw invalidArgument(`config: log_level must be error, warn, info or debug`);
+  if (!['cgroupfs', 'systemd'].includes(c.cgroup_driver)) throw invalidArgument(`config: cgroup_driver must be cgroupfs or systemd`);
+  if (c.cgroup_driver === 'systemd') throw invalidArgument('config: cgroup_driver "systemd" is not supported yet; use "cgroupfs"');
+  if (!Array.isArray(c.pod_log_roots) || c.pod_log_roots.length === 0) throw invalidArgument('config: pod_log_roots must list at least one directory');
+  c.pod_log_roots = c.pod_log_roots.map((r) => {
+    if (typeof r !== 'string' || !isAbsolute(r)) throw invalidArgument(`config: pod_log_roots entries must be absolute paths, got "${String(r)}"`);
+    return normalize(r).replace(/(.)\/$/, '$1');
+  });
+  for (const [name, h] of Object.entries(c.runtimes)) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`config: runtime handler name "${name}" is not valid`);
+    if (typeof h !== 'object' || h === null || typeof h.path !== 'string' || !h.path) throw invalidArgument(`config: runtimes.${name}.path must be set`);
+    if (h.root === undefined || h.root === '') h.root = `${c.state}/${name}`;
+    if (typeof h.root !== 'string' || !isAbsolute(h.root)) throw invalidArgument(`config: runtimes.${name}.root must be an absolute path`);
+  }
+  if (!(c.default_runtime in c.runtimes)) throw invalidArgument(`config: default_runtime "${c.default_runtime}" is not a configured runtime`);
+  if (!Array.isArray(c.cni.bin_dirs) || c.cni.bin_dirs.some((d) => typeof d !== 'string' || !isAbsolute(d))) {
+    throw invalidArgument('config: cni.bin_dirs must be a list of absolute paths');
+  }
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(c.cni.ifname)) throw invalidArgument('config: cni.ifname must be a valid interface name (1-15 characters)');
+  if (!(c.shutdown_timeout_seconds > 0)) throw invalidArgument('config: shutdown_timeout_seconds must be positive');
+  return c;
+}
+
+export function parseConfigText(text: string, source: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    throw invalidArgument(`config: cannot parse ${source}: ${(e as Error).message}`);
+  }
+}
+
+export interface Flags {
+  configFile?: string;
+  printConfig: boolean;
+  /** dotted-key overrides from flags, already typed */
+  overrides: Record<string, unknown>;
+}
+
+const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'list' | 'number' }> = {
+  '--socket': { key: 'socket', kind: 'string' },
+  '--root': { key: 'root', kind: 'string' },
+  '--state': { key: 'state', kind: 'string' },
+  '--log-level': { key: 'log_level', kind: 'string' },
+  '--pod-log-root': { key: 'pod_log_roots', kind: 'list' },
+  '--cni-conf-dir': { key: 'cni.conf_dir', kind: 'string' },
+  '--cni-bin-dir': { key: 'cni.bin_dirs', kind: 'list' },
+  '--default-runtime': { key: 'default_runtime', kind: 'string' },
+  '--shutdown-timeout': { key: 'shutdown_timeout_seconds', kind: 'number' },
+};
+
+export const USAGE = `usage: berthd [--config FILE] [--print-config]
+  [--socket PATH] [--root DIR] [--state DIR] [--log-level error|warn|info|debug]
+  [--pod-log-root DIR]... [--cni-conf-dir DIR] [--cni-bin-dir DIR]...
+  [--default-runtime NAME] [--shutdown-timeout SECONDS]
+Defaults are built in; ${DEFAULT_CONFIG_FILE} (if present) overrides them; flags override both.`;
+
+export function parseFlags(argv: readonly string[]): Flags {
+  const flags: Flags = { printConfig: false, overrides: {} };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const need = (): string => {
+      if (value !== undefined) return value;
+      const v = argv[++i];
+      if (v === undefined) throw invalidArgument(`flag ${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--print-config') flags.printConfig = true;
+    else if (arg === '--config') flags.configFile = need();
+    else if (arg in FLAG_KEYS) {
+      const { key, kind } = FLAG_KEYS[arg]!;
+      const v = need();
+      const parts = key.split('.');
+      let tbl = flags.overrides as Record<string, unknown>;
+      for (const p of parts.slice(0, -1)) tbl = (tbl[p] ??= {}) as Record<string, unknown>;
+      const last = parts[parts.length - 1]!;
+      if (kind === 'list') tbl[last] = [...((tbl[last] as string[] | undefined) ?? []), v];
+      else if (kind === 'number') {
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw invalidArgument(`flag ${arg} needs a number`);
+        tbl[last] = n;
+      } else tbl[last] = v;
+    } else throw invalidArgument(`unknown flag ${arg}\n${USAGE}`);
+  }
+  return flags;
+}
+
+/** Defaults ← config file (explicit, or the default path when it exists) ← flags. */
+export function loadConfig(argv: readonly string[]): { config: BerthConfig; flags: Flags; file?: string } {
+  const flags = parseFlags(argv);
+  let cfg = defaultConfig();
+  let file: string | undefined;
+  if (flags.configFile !== undefined) {
+    file = flags.configFile;
+    if (!existsSync(file)) throw invalidArgument(`config: ${file} does not exist`);
+  } else if (existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
+  if (file) cfg = mergeConfig(cfg, parseConfigText(readFileSync(file, 'utf8'), file));
+  cfg = validateConfig(mergeConfig(cfg, flags.overrides));
+  return { config: cfg, flags, file };
+}
+
+export function printConfig(c: BerthConfig): string {
+  return stringifyToml(c as unknown as Record<string, unknown>) + '\n';
+}

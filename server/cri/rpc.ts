@@ -1,0 +1,133 @@
+// Turns berth's async RPC implementations into grpc-js handlers: one request id and
+// one log line per call with its duration and status, typed errors mapped to status
+// codes, and UNIMPLEMENTED (naming the RPC) for everything berth does not serve yet.
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import { toServiceError, codeName } from './status-codes.js';
+import { unimplemented } from '../errors.js';
+
+export interface CallContext {
+  /** Short random id that ties together every log line of one call. */
+  requestId: string;
+  method: string;
+  /** Aborted when the client cancels or its deadline passes. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export type UnaryImpl<Req, Res> = (req: Req, ctx: CallContext) => Promise<Res> | Res;
+/** Writes each response with `send`; resolves when the stream is complete. */
+export type StreamImpl<Req, Res> = (req: Req, send: (res: Res) => void, ctx: CallContext) => Promise<void>;
+
+export interface RpcObserver {
+  /** Called once per finished call (metrics hook). */
+  (method: string, code: grpc.status, seconds: number): void;
+}
+
+export interface RpcOptions {
+  logger: Logger;
+  /** Methods logged at debug level (frequent read-only polls such as ListPodSandbox). */
+  quiet: ReadonlySet<string>;
+  observe?: RpcObserver;
+}
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+function contextFor(service: string, method: string, call: AnyCall, opts: RpcOptions): CallContext {
+  const requestId = randomBytes(6).toString('hex');
+  const ac = new AbortController();
+  call.on('cancelled', () => ac.abort(new Error('the client cancelled the call')));
+  const log = opts.logger.child({ rpc: `${service}/${method}`, request_id: requestId });
+  return { requestId, method, signal: ac.signal, log };
+}
+
+function finish(ctx: CallContext, opts: RpcOptions, started: bigint, code: grpc.status, err?: string): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  opts.observe?.(ctx.method, code, seconds);
+  const level = code !== grpc.status.OK ? (code === grpc.status.UNKNOWN || code === grpc.status.INTERNAL ? 'error' : 'warn') : opts.quiet.has(ctx.method) ? 'debug' : 'info';
+  ctx.log.log(level, 'rpc', { code: codeName(code), duration_ms: Math.round(seconds * 1e5) / 100, ...(err ? { error: err } : {}) });
+}
+
+export function wrapUnary<Req, Res>(service: string, method: string, impl: UnaryImpl<Req, Res>, opts: RpcOptions): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const started = process.hrtime.bigint();
+    const ctx = contextFor(service, method, call as AnyCall, opts);
+    Promise.resolve()
+      .then(() => impl(call.request, ctx))
+      .then(
+        (res) => {
+          finish(ctx, opts, started, grpc.status.OK);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const se = toServiceError(err);
+          finish(ctx, opts, started, se.code, se.details);
+          callback(se as grpc.ServiceError);
+        },
+      );
+  };
+}
+
+export function wrapStream<Req, Res>(service: string, method: string, impl: StreamImpl<Req, Res>, opts: RpcOptions): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const started = process.hrtime.bigint();
+    const ctx = contextFor(service, method, call as AnyCall, opts);
+    const send = (res: Res) => {
+      if (!call.cancelled) call.write(res);
+    };
+    Promise.resolve()
+      .then(() => impl(call.request, send, ctx))
+      .then(
+        () => {
+          finish(ctx, opts, started, grpc.status.OK);
+          call.end();
+        },
+        (err: unknown) => {
+          const se = toServiceError(err);
+          finish(ctx, opts, started, call.cancelled ? grpc.status.CANCELLED : se.code, se.details);
+          if (!call.cancelled) call.destroy(Object.assign(new Error(se.details), se));
+        },
+      );
+  };
+}
+
+export interface ServiceImpl {
+  unary: Record<string, UnaryImpl<never, unknown>>;
+  stream: Record<string, StreamImpl<never, unknown>>;
+}
+
+/**
+ * Builds the handler map for one service definition: every method of the proto gets a
+ * handler, implemented or UNIMPLEMENTED with the method's name in the message.
+ */
+export function buildHandlers(serviceName: string, def: grpc.ServiceDefinition, impl: ServiceImpl, opts: RpcOptions): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [method, md] of Object.entries(def)) {
+    const u = impl.unary[method];
+    const s = impl.stream[method];
+    if (md.responseStream && !md.requestStream) {
+      out[method] = s
+        ? wrapStream(serviceName, method, s as StreamImpl<unknown, unknown>, opts)
+        : wrapStream(serviceName, method, async () => {
+            throw unimplementedError(serviceName, method);
+          }, opts);
+    } else if (!md.responseStream && !md.requestStream) {
+      out[method] = u
+        ? wrapUnary(serviceName, method, u as UnaryImpl<unknown, unknown>, opts)
+        : wrapUnary(serviceName, method, () => {
+            throw unimplementedError(serviceName, method);
+          }, opts);
+    } else {
+      throw new Error(`${serviceName}/${method}: client-streaming RPCs are not part of CRI runtime.v1`);
+    }
+  }
+  for (const name of [...Object.keys(impl.unary), ...Object.keys(impl.stream)]) {
+    if (!(name in def)) throw new Error(`${serviceName} has no RPC named ${name}`);
+  }
+  return out;
+}
+
+function unimplementedError(service: string, method: string) {
+  return unimplemented(`${service}/${method} is not implemented by berth`);
+}

@@ -1,0 +1,59 @@
+// The RPC table: CRI method name → the domain function that serves it. Handlers stay
+// thin (validation and work live in the domain modules); anything not listed answers
+// UNIMPLEMENTED naming the RPC (see rpc.ts).
+import type { DaemonServices } from '../daemon.js';
+import type { ServiceImpl, UnaryImpl, StreamImpl } from './rpc.js';
+import { version } from '../runtime/version.js';
+import { status } from '../runtime/status.js';
+import { runtimeConfig, updateRuntimeConfig } from '../runtime/runtime-config.js';
+import { runPodSandbox } from '../sandbox/run.js';
+import { stopPodSandbox } from '../sandbox/stop.js';
+import { removePodSandbox } from '../sandbox/remove.js';
+import { podSandboxStatus } from '../sandbox/status.js';
+import { listPodSandbox, streamPodSandboxes } from '../sandbox/list.js';
+import { containerEvents } from '../runtime/events.js';
+
+/** Frequent read-only polls: logged at debug level. */
+export const QUIET_METHODS: ReadonlySet<string> = new Set([
+  'Version',
+  'Status',
+  'ListPodSandbox',
+  'PodSandboxStatus',
+  'ListContainers',
+  'ContainerStatus',
+  'ListImages',
+  'ImageStatus',
+  'ImageFsInfo',
+  'ListContainerStats',
+  'ListPodSandboxStats',
+  'RuntimeConfig',
+]);
+
+// Request/response types are checked inside each domain function; the table erases them.
+const u = <Req, Res>(fn: UnaryImpl<Req, Res>) => fn as unknown as UnaryImpl<never, unknown>;
+const s = <Req, Res>(fn: StreamImpl<Req, Res>) => fn as unknown as StreamImpl<never, unknown>;
+
+export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
+  const sb = svc.sandboxes;
+  return {
+    unary: {
+      Version: u(() => version()),
+      Status: u((req: Parameters<typeof status>[1]) => status({ config: svc.config, network: sb.network, cgroups: sb.cgroups }, req)),
+      RuntimeConfig: u(() => runtimeConfig(svc.config)),
+      UpdateRuntimeConfig: u((req: Parameters<typeof updateRuntimeConfig>[1], ctx) => updateRuntimeConfig(svc.settings, req, ctx.log)),
+      RunPodSandbox: u((req: Parameters<typeof runPodSandbox>[1], ctx) => runPodSandbox(sb, req, ctx)),
+      StopPodSandbox: u((req: Parameters<typeof stopPodSandbox>[1], ctx) => stopPodSandbox(sb, req, ctx)),
+      RemovePodSandbox: u((req: Parameters<typeof removePodSandbox>[1], ctx) => removePodSandbox(sb, req, ctx)),
+      PodSandboxStatus: u((req: Parameters<typeof podSandboxStatus>[1]) => podSandboxStatus(sb, req)),
+      ListPodSandbox: u((req: Parameters<typeof listPodSandbox>[1]) => listPodSandbox(sb, req)),
+    },
+    stream: {
+      StreamPodSandboxes: s((req: Parameters<typeof streamPodSandboxes>[1], send: Parameters<typeof streamPodSandboxes>[2]) => streamPodSandboxes(sb, req, send)),
+      GetContainerEvents: s((_req: unknown, send: Parameters<typeof containerEvents>[1], ctx) => containerEvents(sb.events, send, ctx.signal)),
+    },
+  };
+}
+
+export function imageServiceImpl(_svc: DaemonServices): ServiceImpl {
+  return { unary: {}, stream: {} };
+}

@@ -1,0 +1,108 @@
+// berthd's wiring: store, domain modules, gRPC services on the CRI socket, recovery
+// after a restart, and graceful shutdown. main.ts only parses flags and calls this.
+import * as grpc from '@grpc/grpc-js';
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { BerthConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { openDatabase, type Db } from './store/db.js';
+import { SettingsStore } from './store/settings.js';
+import { PodSandboxStore } from './sandbox/store.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { EventBus } from './events.js';
+import { lookupNetworkConfig } from './network/conflist.js';
+import { hostCgroupRoots } from './sandbox/pod-cgroup.js';
+import { noContainers, type SandboxDeps } from './sandbox/deps.js';
+import { recoverSandboxes } from './sandbox/recover.js';
+import { loadCri } from './cri/proto.js';
+import { buildHandlers, type RpcOptions } from './cri/rpc.js';
+import { prepareSocketPath, restrictSocket } from './cri/socket.js';
+import { authorityFixingStream } from './cri/authority-fix.js';
+import { runtimeServiceImpl, imageServiceImpl, QUIET_METHODS } from './cri/services.js';
+import { POD_CIDR_KEY } from './runtime/runtime-config.js';
+
+export interface Daemon {
+  readonly config: BerthConfig;
+  readonly socket: string;
+  /** Stops accepting calls, lets in-flight ones finish (up to the shutdown timeout), closes the store. */
+  stop(): Promise<void>;
+}
+
+export interface DaemonServices {
+  config: BerthConfig;
+  log: Logger;
+  db: Db;
+  settings: SettingsStore;
+  sandboxes: SandboxDeps;
+}
+
+export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
+  await mkdir(config.root, { recursive: true, mode: 0o711 });
+  await mkdir(config.state, { recursive: true, mode: 0o711 });
+  await prepareSocketPath(config.socket);
+
+  const db = openDatabase(join(config.root, 'meta.db'));
+  const settings = new SettingsStore(db);
+  const sandboxes: SandboxDeps = {
+    config,
+    store: new PodSandboxStore(db),
+    locks: new KeyedMutex(),
+    events: new EventBus(),
+    network: {
+      podCidr: () => settings.get(POD_CIDR_KEY) ?? '',
+      lookup: () => lookupNetworkConfig(config.cni.conf_dir, config.cni.bin_dirs),
+    },
+    cgroups: hostCgroupRoots(),
+    containers: noContainers,
+    log,
+  };
+  const services: DaemonServices = { config, log, db, settings, sandboxes };
+  await recoverSandboxes(sandboxes);
+
+  const cri = loadCri();
+  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 });
+  server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers('RuntimeService', cri.runtime.v1.RuntimeService.service, runtimeServiceImpl(services), rpcOpts));
+  server.addService(cri.runtime.v1.ImageService.service, buildHandlers('ImageService', cri.runtime.v1.ImageService.service, imageServiceImpl(services), rpcOpts));
+  // berthd accepts connections itself and injects them into grpc-js (see authority-fix.ts).
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const listener = createServer((sock) => injector.injectConnection(authorityFixingStream(sock)));
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(config.socket, () => resolve());
+  });
+  await restrictSocket(config.socket);
+  log.info('berthd serving CRI', { socket: config.socket, root: config.root, state: config.state, sandboxes: sandboxes.store.ids().length });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    socket: config.socket,
+    stop() {
+      stopping ??= (async () => {
+        log.info('berthd shutting down: finishing in-flight calls');
+        listener.close();
+        // Long-lived event streams end now; unary calls in flight may finish.
+        sandboxes.events.close();
+        injector.drain(config.shutdown_timeout_seconds * 1000);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            log.warn('in-flight calls did not finish in time; closing them');
+            injector.destroy();
+            server.forceShutdown();
+            resolve();
+          }, config.shutdown_timeout_seconds * 1000);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        await rm(config.socket, { force: true });
+        db.close();
+        log.info('berthd stopped; pods and containers keep running');
+      })();
+      return stopping;
+    },
+  };
+}

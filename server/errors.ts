@@ -1,0 +1,45 @@
+// One error vocabulary for every domain module. Domain code throws these; only the
+// gRPC edge (server/cri/errors-to-status.ts) knows about status codes.
+
+export type ErrorKind =
+  | 'InvalidArgument'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'FailedPrecondition'
+  | 'Unavailable'
+  | 'Unimplemented'
+  | 'ResourceExhausted'
+  | 'DeadlineExceeded'
+  | 'Canceled'
+  | 'PermissionDenied'
+  | 'Internal';
+
+export class BerthError extends Error {
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = `${kind}Error`;
+  }
+}
+
+export const invalidArgument = (msg: string, cause?: unknown) => new BerthError('InvalidArgument', msg, { cause });
+export const notFound = (msg: string, cause?: unknown) => new BerthError('NotFound', msg, { cause });
+export const alreadyExists = (msg: string, cause?: unknown) => new BerthError('AlreadyExists', msg, { cause });
+export const failedPrecondition = (msg: string, cause?: unknown) => new BerthError('FailedPrecondition', msg, { cause });
+export const unavailable = (msg: string, cause?: unknown) => new BerthError('Unavailable', msg, { cause });
+export const unimplemented = (msg: string, cause?: unknown) => new BerthError('Unimplemented', msg, { cause });
+export const resourceExhausted = (msg: string, cause?: unknown) => new BerthError('ResourceExhausted', msg, { cause });
+export const deadlineExceeded = (msg: string, cause?: unknown) => new BerthError('DeadlineExceeded', msg, { cause });
+export const canceled = (msg: string, cause?: unknown) => new BerthError('Canceled', msg, { cause });
+export const internal = (msg: string, cause?: unknown) => new BerthError('Internal', msg, { cause });
+
+export function isKind(err: unknown, kind: ErrorKind): err is BerthError {
+  return err instanceof BerthError && err.kind === kind;
+}
+
+/** The message of anything thrown, for logs and error details. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,28 @@
+// Object ids: 64 lower-case hex characters, as containerd and CRI-O use, so tools that
+// truncate them (crictl shows 13) keep working. Any unique prefix resolves to its id.
+import { randomBytes } from 'node:crypto';
+import { invalidArgument, notFound } from './errors.js';
+
+export function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export const ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * Resolves a full id or a unique prefix among `ids`. A prefix matching several ids is
+ * INVALID_ARGUMENT; no match is NOT_FOUND with `what` in the message.
+ */
+export function resolveId(query: string, ids: Iterable<string>, what: string): string {
+  if (!query) throw invalidArgument(`${what} id must not be empty`);
+  let found: string | undefined;
+  for (const id of ids) {
+    if (id === query) return id;
+    if (id.startsWith(query)) {
+      if (found !== undefined) throw invalidArgument(`${what} id prefix "${query}" is ambiguous`);
+      found = id;
+    }
+  }
+  if (found === undefined) throw notFound(`${what} "${query}" not found`);
+  return found;
+}
