@@ -1,0 +1,174 @@
+// Starts a real berthd (the built dist/server/main.js) as a child process on its own
+// socket, state directories, pod-log root and CNI bridge/subnet, so tests never collide
+// with each other or with a berthd the operator runs. `cleanup` removes all of it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { criClient, type CriClient } from '../../conformance/client.js';
+import { run } from '../../server/exec.js';
+import { unmountAll } from '../../server/mounts.js';
+
+export const BERTHD = fileURLToPath(new URL('../../server/main.js', import.meta.url));
+export const TEST_PREFIX = '/tmp/berth-test-';
+
+export interface TestNet {
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  confDir: string;
+  ipamDir: string;
+}
+
+export interface TestBerthd {
+  dir: string;
+  socket: string;
+  root: string;
+  state: string;
+  logRoot: string;
+  net: TestNet;
+  client: CriClient;
+  proc: ChildProcess;
+  stderr: () => string;
+  /** Extra flags given at start (kept for restarts). */
+  args: string[];
+  start(): Promise<void>;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL (a crash) and wait for exit. */
+  kill(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+function randomSubnet(): { subnet: string; gateway: string } {
+  const b = randomBytes(2);
+  // 10.201-250.x.0/24: private, per-test, picked at random so parallel files differ.
+  const second = 201 + (b[0]! % 50);
+  return { subnet: `10.${second}.${b[1]}.0/24`, gateway: `10.${second}.${b[1]}.1` };
+}
+
+export async function writeTestConflist(dir: string, net: Omit<TestNet, 'confDir'>, extra: { portmap?: boolean } = {}): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const conflist = {
+    cniVersion: '1.0.0',
+    name: `berth-${net.bridge}`,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: net.bridge,
+        isGateway: true,
+        ipMasq: false,
+        ipam: { type: 'host-local', ranges: [[{ subnet: net.subnet }]], dataDir: net.ipamDir },
+        capabilities: { ipRanges: true },
+      },
+      ...(extra.portmap === false ? [] : [{ type: 'portmap', capabilities: { portMappings: true } }]),
+      { type: 'loopback' },
+    ],
+  };
+  await writeFile(join(dir, '10-berth-test.conflist'), JSON.stringify(conflist, null, 2));
+}
+
+export async function startBerthd(opts: { args?: string[]; cni?: boolean } = {}): Promise<TestBerthd> {
+  const dir = await mkdtemp(TEST_PREFIX);
+  const { subnet, gateway } = randomSubnet();
+  const net: TestNet = {
+    bridge: `bt-${randomBytes(4).toString('hex')}`,
+    subnet,
+    gateway,
+    confDir: join(dir, 'cni'),
+    ipamDir: join(dir, 'ipam'),
+  };
+  if (opts.cni !== false) await writeTestConflist(net.confDir, net);
+  else await mkdir(net.confDir, { recursive: true });
+  const logRoot = join(dir, 'logs');
+  await mkdir(logRoot, { recursive: true });
+  let out = '';
+  const t: TestBerthd = {
+    dir,
+    socket: join(dir, 'berth.sock'),
+    root: join(dir, 'root'),
+    state: join(dir, 'state'),
+    logRoot,
+    net,
+    client: undefined as unknown as CriClient,
+    proc: undefined as unknown as ChildProcess,
+    stderr: () => out,
+    args: opts.args ?? [],
+    async start() {
+      const args = [
+        BERTHD,
+        '--config', join(dir, 'none.toml'),
+        '--socket', t.socket,
+        '--root', t.root,
+        '--state', t.state,
+        '--pod-log-root', logRoot,
+        '--cni-conf-dir', net.confDir,
+        '--log-level', 'debug',
+        '--shutdown-timeout', '5',
+        ...t.args,
+      ];
+      await writeFile(join(dir, 'none.toml'), '# test: embedded defaults + flags\n');
+      out = '';
+      // BERTH_TEST_RUN marks every process this berthd starts (inherited), for the leftover check.
+      t.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_TEST_RUN: dir } });
+      t.proc.stderr!.on('data', (b: Buffer) => {
+        out += b.toString();
+      });
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('berthd serving CRI')) {
+        if (t.proc.exitCode !== null) throw new Error(`berthd exited ${t.proc.exitCode}: ${out}`);
+        if (Date.now() > deadline) throw new Error(`berthd did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      t.client?.close();
+      t.client = criClient(`unix://${t.socket}`);
+    },
+    async stop() {
+      t.client?.close();
+      if (t.proc.exitCode !== null) return t.proc.exitCode;
+      const exited = new Promise<number | null>((r) => t.proc.once('exit', (code) => r(code)));
+      t.proc.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      t.client?.close();
+      if (t.proc.exitCode !== null || t.proc.signalCode !== null) return;
+      const exited = new Promise<void>((r) => t.proc.once('exit', () => r()));
+      t.proc.kill('SIGKILL');
+      await exited;
+    },
+    async cleanup() {
+      if (t.proc && t.proc.exitCode === null && t.proc.signalCode === null) await t.kill();
+      // Whatever a failed test left: pinned namespaces, shm mounts, the test bridge.
+      await unmountAll([dir]).catch(() => undefined);
+      await run('ip', ['link', 'del', net.bridge], { allowFailure: true });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await t.start();
+  return t;
+}
+
+/** A minimal valid PodSandboxConfig for tests. */
+export function podConfig(t: Pick<TestBerthd, 'logRoot'>, name: string, extra: Record<string, unknown> = {}) {
+  const uid = randomBytes(8).toString('hex');
+  return {
+    metadata: { name, namespace: 'berth-test', uid, attempt: 0 },
+    hostname: name,
+    log_directory: join(t.logRoot, `berth-test_${name}_${uid}`),
+    labels: { 'berth-test': 'yes' },
+    ...extra,
+  };
+}
+
+export function nsMounted(path: string): Promise<boolean> {
+  return import('../../server/mounts.js').then(async (m) => (await m.mountPoints()).includes(path));
+}
+
+export { existsSync };

@@ -1,0 +1,61 @@
+// Runs after the whole suite: proves that the tests left nothing behind on the host —
+// no mounts, network namespaces, test bridges or veths, cgroups, processes or temp dirs.
+// Exits non-zero with a list of what remains.
+import { readdir, readFile } from 'node:fs/promises';
+import { run } from '../server/exec.js';
+import { mountPoints } from '../server/mounts.js';
+
+export async function findLeftovers(): Promise<string[]> {
+  const found: string[] = [];
+  for (const m of await mountPoints()) if (m.startsWith('/tmp/berth-test-')) found.push(`mount ${m}`);
+
+  const links = (await run('ip', ['-o', 'link', 'show'], { allowFailure: true })).stdout.split('\n');
+  for (const l of links) {
+    const name = l.split(':')[1]?.trim().split('@')[0];
+    if (!name) continue;
+    if (name.startsWith('bt-')) found.push(`test bridge ${name}`);
+    else if (/ master bt-/.test(l)) found.push(`veth ${name} on a test bridge`);
+  }
+  const netns = (await run('ip', ['netns', 'list'], { allowFailure: true })).stdout;
+  for (const n of netns.split('\n')) if (/berth/i.test(n)) found.push(`netns ${n.trim()}`);
+
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = await readdir('/sys/fs/cgroup');
+  } catch {
+    /* no cgroupfs */
+  }
+  for (const h of hierarchies) {
+    let names: string[] = [];
+    try {
+      names = await readdir(`/sys/fs/cgroup/${h}`);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n.startsWith('berth-test')) found.push(`cgroup /sys/fs/cgroup/${h}/${n}`);
+  }
+
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const env = await readFile(`/proc/${pid}/environ`, 'latin1');
+      if (env.includes('BERTH_TEST_RUN=')) {
+        const cmd = (await readFile(`/proc/${pid}/cmdline`, 'latin1')).replace(/\0/g, ' ').trim();
+        found.push(`process ${pid}: ${cmd}`);
+      }
+    } catch {
+      /* gone or not ours to read */
+    }
+  }
+  for (const d of await readdir('/tmp')) if (d.startsWith('berth-test-')) found.push(`directory /tmp/${d}`);
+  return found;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const left = await findLeftovers();
+  if (left.length) {
+    console.error(`leftovers: the test suite left ${left.length} thing(s) behind:\n  ${left.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log('leftovers: none (no test mounts, namespaces, bridges, veths, cgroups, processes or directories remain)');
+}
