@@ -39,6 +39,13 @@ export function pluginConfig(list: NetworkConfList, plugin: PluginConf, runtimeC
   const rc: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(runtimeConfig)) if (caps[k]) rc[k] = v;
   delete conf.capabilities;
+  // host-local appends runtime ipRanges to its configured ranges (overlap error), and the
+  // bridge then derives a gateway from both: so berth puts the node's pod CIDR in place of
+  // the configured ranges itself, for plugins that declare the ipRanges capability.
+  if (rc.ipRanges && conf.ipam && typeof conf.ipam === 'object') {
+    conf.ipam = { ...(conf.ipam as Record<string, unknown>), ranges: rc.ipRanges };
+    delete rc.ipRanges;
+  }
   if (Object.keys(rc).length) conf.runtimeConfig = rc;
   if (prevResult) conf.prevResult = prevResult;
   return conf;
