@@ -1,0 +1,309 @@
+// Stats of both hierarchies into one shape (common.ts CgroupStats). Pure: the managers
+// read the files and hand their text in, keyed by file name; a missing file is a missing key.
+import type { CgroupStats, CpuStats, HugetlbStats, IoDeviceStats, IoStats, MemoryStats, PidsStats } from './common.js';
+import * as v1blkio from './v1/blkio.js';
+import * as v1cpu from './v1/cpu.js';
+import * as v1cpuacct from './v1/cpuacct.js';
+import * as v1hugetlb from './v1/hugetlb.js';
+import * as v1memory from './v1/memory.js';
+import * as v1pids from './v1/pids.js';
+import * as v2cpu from './v2/cpu.js';
+import * as v2hugetlb from './v2/hugetlb.js';
+import * as v2io from './v2/io.js';
+import * as v2memory from './v2/memory.js';
+import * as v2pids from './v2/pids.js';
+
+/** Control file name → its text. */
+export type StatFiles = Readonly<Record<string, string>>;
+
+/** "key value" lines (cpu.stat, memory.stat, memory.events, …) as bigints; odd lines are skipped. */
+export function parseFlatKeyed(text: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+(-?\d+)\s*$/.exec(line);
+    if (m && m[1] !== undefined && m[2] !== undefined) out.set(m[1], BigInt(m[2]));
+  }
+  return out;
+}
+
+/** A single-number file ("123\n"); "max" → null (unlimited). Undefined when absent or garbled. */
+export function parseSingle(text: string | undefined): bigint | null | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  if (t === 'max') return null;
+  return /^-?\d+$/.test(t) ? BigInt(t) : undefined;
+}
+
+// v1 reports "no limit" as the largest page-aligned long (9223372036854771712), not "max".
+const V1_UNLIMITED = 1n << 62n;
+
+function limitOf(value: bigint | null | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value >= V1_UNLIMITED || value < 0n) return null;
+  return Number(value);
+}
+
+const num = (v: bigint | undefined) => (v === undefined ? undefined : Number(v));
+
+function set<T extends object, K extends keyof T>(obj: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined) obj[key] = value;
+}
+
+/**
+ * v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" per device. Devices
+ * whose counters are all zero are kept: they still identify what the cgroup can reach.
+ */
+export function parseIoStat(text: string): IoStats {
+  const devices: IoDeviceStats[] = [];
+  for (const line of text.split('\n')) {
+    const [dev, ...pairs] = line.trim().split(/\s+/);
+    const m = dev ? /^(\d+):(\d+)$/.exec(dev) : null;
+    if (!m) continue;
+    const kv = new Map<string, bigint>();
+    for (const p of pairs) {
+      const [k, v] = p.split('=');
+      if (k && v && /^\d+$/.test(v)) kv.set(k, BigInt(v));
+    }
+    devices.push({
+      major: Number(m[1]),
+      minor: Number(m[2]),
+      readBytes: kv.get('rbytes') ?? 0n,
+      writeBytes: kv.get('wbytes') ?? 0n,
+      readOps: kv.get('rios') ?? 0n,
+      writeOps: kv.get('wios') ?? 0n,
+    });
+  }
+  return sumIo(devices);
+}
+
+/**
+ * v1 blkio "recursive" files: "8:0 Read 4096" … lines per device and op, plus a "Total"
+ * line. One file gives bytes, the other ops; they are merged per device.
+ */
+export function parseBlkio(bytesText: string, opsText: string): IoStats {
+  const byDev = new Map<string, IoDeviceStats>();
+  const take = (text: string, field: 'Bytes' | 'Ops') => {
+    for (const line of text.split('\n')) {
+      const m = /^(\d+):(\d+)\s+(Read|Write)\s+(\d+)\s*$/.exec(line.trim());
+      if (!m || m[1] === undefined || m[2] === undefined || m[4] === undefined) continue;
+      const key = `${m[1]}:${m[2]}`;
+      let d = byDev.get(key);
+      if (!d) {
+        d = { major: Number(m[1]), minor: Number(m[2]), readBytes: 0n, writeBytes: 0n, readOps: 0n, writeOps: 0n };
+        byDev.set(key, d);
+      }
+      const value = BigInt(m[4]);
+      if (m[3] === 'Read') d[field === 'Bytes' ? 'readBytes' : 'readOps'] += value;
+      else d[field === 'Bytes' ? 'writeBytes' : 'writeOps'] += value;
+    }
+  };
+  take(bytesText, 'Bytes');
+  take(opsText, 'Ops');
+  return sumIo([...byDev.values()]);
+}
+
+function sumIo(devices: IoDeviceStats[]): IoStats {
+  const total: IoStats = { readBytes: 0n, writeBytes: 0n, readOps: 0n, writeOps: 0n, devices };
+  for (const d of devices) {
+    total.readBytes += d.readBytes;
+    total.writeBytes += d.writeBytes;
+    total.readOps += d.readOps;
+    total.writeOps += d.writeOps;
+  }
+  return total;
+}
+
+const hasIoData = (text: string | undefined) => text !== undefined && /^\d+:\d+\s/m.test(text);
+
+function workingSet(usage: number, inactiveFile: number | undefined): number {
+  return Math.max(0, usage - (inactiveFile ?? 0));
+}
+
+/** cgroup v1: cpu + cpuacct, memory, pids, blkio, hugetlb files of one cgroup. */
+export function parseV1Stats(files: StatFiles): CgroupStats {
+  const out: CgroupStats = {};
+
+  const usage = parseSingle(files[v1cpuacct.CPUACCT_USAGE]);
+  if (typeof usage === 'bigint') {
+    const cpu: CpuStats = { usageNs: usage };
+    const user = parseSingle(files[v1cpuacct.CPUACCT_USAGE_USER]);
+    const sys = parseSingle(files[v1cpuacct.CPUACCT_USAGE_SYS]);
+    if (typeof user === 'bigint' && typeof sys === 'bigint') {
+      cpu.userNs = user;
+      cpu.systemNs = sys;
+    } else if (files[v1cpuacct.CPUACCT_STAT] !== undefined) {
+      const ticks = parseFlatKeyed(files[v1cpuacct.CPUACCT_STAT]);
+      set(cpu, 'userNs', ticks.has('user') ? (ticks.get('user') ?? 0n) * v1cpuacct.NS_PER_USER_HZ_TICK : undefined);
+      set(cpu, 'systemNs', ticks.has('system') ? (ticks.get('system') ?? 0n) * v1cpuacct.NS_PER_USER_HZ_TICK : undefined);
+    }
+    const throttling = files[v1cpu.CPU_STAT];
+    if (throttling !== undefined) {
+      const t = parseFlatKeyed(throttling);
+      set(cpu, 'periods', t.get('nr_periods'));
+      set(cpu, 'throttledPeriods', t.get('nr_throttled'));
+      set(cpu, 'throttledNs', t.get('throttled_time'));
+    }
+    out.cpu = cpu;
+  }
+
+  const memUsage = parseSingle(files[v1memory.MEMORY_USAGE]);
+  if (typeof memUsage === 'bigint') {
+    const stat = parseFlatKeyed(files[v1memory.MEMORY_STAT] ?? '');
+    // total_* include descendants, which is what a pod or container cgroup is asked for.
+    const pick = (k: string) => stat.get(`total_${k}`) ?? stat.get(k);
+    const u = Number(memUsage);
+    const inactiveFile = num(pick('inactive_file'));
+    const memory: MemoryStats = { usage: u, workingSet: workingSet(u, inactiveFile) };
+    set(memory, 'rss', num(pick('rss')));
+    set(memory, 'cache', num(pick('cache')));
+    set(memory, 'inactiveFile', inactiveFile);
+    set(memory, 'mappedFile', num(pick('mapped_file')));
+    set(memory, 'pageFaults', pick('pgfault'));
+    set(memory, 'majorPageFaults', pick('pgmajfault'));
+    set(memory, 'limit', limitOf(parseSingle(files[v1memory.MEMORY_LIMIT])));
+    const maxUsage = parseSingle(files[v1memory.MEMORY_MAX_USAGE]);
+    if (typeof maxUsage === 'bigint') memory.maxUsage = Number(maxUsage);
+    const failcnt = parseSingle(files[v1memory.MEMORY_FAILCNT]);
+    if (typeof failcnt === 'bigint') memory.failcnt = failcnt;
+    const swapTotal = parseSingle(files[v1memory.MEMORY_MEMSW_USAGE]);
+    if (typeof swapTotal === 'bigint') memory.swapUsage = Math.max(0, Number(swapTotal) - u);
+    if (files[v1memory.MEMORY_OOM_CONTROL] !== undefined) {
+      // v1 has no count of OOM episodes; oom_kill (kernels ≥ 4.13) is the closest and is what
+      // decides "OOMKilled".
+      const oom = parseFlatKeyed(files[v1memory.MEMORY_OOM_CONTROL]).get('oom_kill');
+      if (oom !== undefined) {
+        memory.oomKills = oom;
+        memory.oomEvents = oom;
+      }
+    }
+    out.memory = memory;
+  }
+
+  const pids = parsePids(files[v1pids.PIDS_CURRENT], files[v1pids.PIDS_MAX]);
+  if (pids) out.pids = pids;
+
+  // Prefer the scheduler-based files when they have data; the throttle files otherwise.
+  const bytes = hasIoData(files[v1blkio.BLKIO_SERVICE_BYTES]) ? files[v1blkio.BLKIO_SERVICE_BYTES] : files[v1blkio.BLKIO_THROTTLE_SERVICE_BYTES];
+  const ops = hasIoData(files[v1blkio.BLKIO_SERVICED]) ? files[v1blkio.BLKIO_SERVICED] : files[v1blkio.BLKIO_THROTTLE_SERVICED];
+  if (bytes !== undefined || ops !== undefined) out.io = parseBlkio(bytes ?? '', ops ?? '');
+
+  const sizes = v1hugetlb.hugetlbPageSizes(Object.keys(files));
+  if (sizes.length > 0) {
+    out.hugetlb = sizes.map((pageSize): HugetlbStats => {
+      const h: HugetlbStats = { pageSize, usage: Number(parseSingle(files[v1hugetlb.hugetlbUsageFile(pageSize)]) ?? 0n) };
+      const max = parseSingle(files[v1hugetlb.hugetlbMaxUsageFile(pageSize)]);
+      if (typeof max === 'bigint') h.maxUsage = Number(max);
+      const fail = parseSingle(files[v1hugetlb.hugetlbFailcntFile(pageSize)]);
+      if (typeof fail === 'bigint') h.failcnt = fail;
+      return h;
+    });
+  }
+  return out;
+}
+
+function parsePids(currentText: string | undefined, maxText: string | undefined): PidsStats | undefined {
+  const current = parseSingle(currentText);
+  if (typeof current !== 'bigint') return undefined;
+  const p: PidsStats = { current: Number(current) };
+  const limit = limitOf(parseSingle(maxText));
+  if (limit !== undefined) p.limit = limit;
+  return p;
+}
+
+const USEC = 1000n;
+
+/** cgroup v2: one directory holds every controller's files. */
+export function parseV2Stats(files: StatFiles): CgroupStats {
+  const out: CgroupStats = {};
+
+  if (files[v2cpu.CPU_STAT] !== undefined) {
+    const s = parseFlatKeyed(files[v2cpu.CPU_STAT]);
+    const usage = s.get('usage_usec');
+    if (usage !== undefined) {
+      const cpu: CpuStats = { usageNs: usage * USEC };
+      const us = (k: string) => {
+        const v = s.get(k);
+        return v === undefined ? undefined : v * USEC;
+      };
+      set(cpu, 'userNs', us('user_usec'));
+      set(cpu, 'systemNs', us('system_usec'));
+      set(cpu, 'periods', s.get('nr_periods'));
+      set(cpu, 'throttledPeriods', s.get('nr_throttled'));
+      set(cpu, 'throttledNs', us('throttled_usec'));
+      out.cpu = cpu;
+    }
+  }
+
+  const current = parseSingle(files[v2memory.MEMORY_CURRENT]);
+  if (typeof current === 'bigint') {
+    const stat = parseFlatKeyed(files[v2memory.MEMORY_STAT] ?? '');
+    const u = Number(current);
+    const inactiveFile = num(stat.get('inactive_file'));
+    const memory: MemoryStats = { usage: u, workingSet: workingSet(u, inactiveFile) };
+    set(memory, 'rss', num(stat.get('anon')));
+    set(memory, 'cache', num(stat.get('file')));
+    set(memory, 'inactiveFile', inactiveFile);
+    set(memory, 'mappedFile', num(stat.get('file_mapped')));
+    set(memory, 'pageFaults', stat.get('pgfault'));
+    set(memory, 'majorPageFaults', stat.get('pgmajfault'));
+    set(memory, 'limit', limitOf(parseSingle(files[v2memory.MEMORY_MAX])));
+    const peak = parseSingle(files[v2memory.MEMORY_PEAK]);
+    if (typeof peak === 'bigint') memory.maxUsage = Number(peak);
+    const swap = parseSingle(files[v2memory.MEMORY_SWAP_CURRENT]);
+    if (typeof swap === 'bigint') memory.swapUsage = Number(swap);
+    if (files[v2memory.MEMORY_EVENTS] !== undefined) {
+      const ev = parseFlatKeyed(files[v2memory.MEMORY_EVENTS]);
+      set(memory, 'failcnt', ev.get('max'));
+      set(memory, 'oomEvents', ev.get('oom'));
+      set(memory, 'oomKills', ev.get('oom_kill'));
+    }
+    out.memory = memory;
+  }
+
+  const pids = parsePids(files[v2pids.PIDS_CURRENT], files[v2pids.PIDS_MAX]);
+  if (pids) out.pids = pids;
+
+  if (files[v2io.IO_STAT] !== undefined) out.io = parseIoStat(files[v2io.IO_STAT]);
+
+  const sizes = v2hugetlb.hugetlbPageSizes(Object.keys(files));
+  if (sizes.length > 0) {
+    out.hugetlb = sizes.map((pageSize): HugetlbStats => {
+      const h: HugetlbStats = { pageSize, usage: Number(parseSingle(files[v2hugetlb.hugetlbCurrentFile(pageSize)]) ?? 0n) };
+      const events = files[v2hugetlb.hugetlbEventsFile(pageSize)];
+      if (events !== undefined) set(h, 'failcnt', parseFlatKeyed(events).get('max'));
+      return h;
+    });
+  }
+  return out;
+}
+
+/** The files parseV1Stats reads, per v1 controller (hugetlb files are found by listing). */
+export const V1_STAT_FILES: Readonly<Record<string, readonly string[]>> = {
+  cpuacct: [v1cpuacct.CPUACCT_USAGE, v1cpuacct.CPUACCT_USAGE_USER, v1cpuacct.CPUACCT_USAGE_SYS, v1cpuacct.CPUACCT_STAT],
+  cpu: [v1cpu.CPU_STAT],
+  memory: [
+    v1memory.MEMORY_USAGE,
+    v1memory.MEMORY_STAT,
+    v1memory.MEMORY_LIMIT,
+    v1memory.MEMORY_MAX_USAGE,
+    v1memory.MEMORY_FAILCNT,
+    v1memory.MEMORY_MEMSW_USAGE,
+    v1memory.MEMORY_OOM_CONTROL,
+  ],
+  pids: [v1pids.PIDS_CURRENT, v1pids.PIDS_MAX],
+  blkio: [v1blkio.BLKIO_SERVICE_BYTES, v1blkio.BLKIO_SERVICED, v1blkio.BLKIO_THROTTLE_SERVICE_BYTES, v1blkio.BLKIO_THROTTLE_SERVICED],
+};
+
+/** The files parseV2Stats reads (hugetlb files are found by listing). */
+export const V2_STAT_FILES: readonly string[] = [
+  v2cpu.CPU_STAT,
+  v2memory.MEMORY_CURRENT,
+  v2memory.MEMORY_STAT,
+  v2memory.MEMORY_MAX,
+  v2memory.MEMORY_PEAK,
+  v2memory.MEMORY_SWAP_CURRENT,
+  v2memory.MEMORY_EVENTS,
+  v2pids.PIDS_CURRENT,
+  v2pids.PIDS_MAX,
+  v2io.IO_STAT,
+];

@@ -1,0 +1,179 @@
+// cgroup v1 (and hybrid) manager: one directory per controller hierarchy. On hybrid hosts a
+// controller may live on the cgroup2 mount instead (hugetlb on our Debian test hosts); such
+// controllers are driven with their v2 files there.
+import { join, posix } from 'node:path';
+import { failedPrecondition } from '../../../server/errors.js';
+import type { CgroupManager, CgroupResources, CgroupStats, CgroupWrite, V1Controller } from '../common.js';
+import { v1Writes } from '../convert.js';
+import { applyWrites, listControls, makeCgroupDir, parseProcs, readControl, removeCgroupDir, writeControl } from '../fs.js';
+import { parseSingle, parseV1Stats, parseV2Stats, V1_STAT_FILES } from '../stats.js';
+import { hugetlbMaxFile } from '../v2/hugetlb.js';
+import { CPUSET_CPUS, CPUSET_MEMS } from './cpuset.js';
+import { MEMORY_LIMIT, MEMORY_MEMSW_LIMIT } from './memory.js';
+
+/** Controllers a container cgroup is created in (others, like net_cls, are left to the host). */
+const MANAGED: readonly V1Controller[] = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'devices', 'freezer'];
+
+export interface V1ManagerOptions {
+  /** Controller → mount point of its hierarchy (CgroupLayout.v1). */
+  mounts: Readonly<Record<string, string>>;
+  /** Cgroup path relative to each hierarchy root, e.g. "/kubepods/pod1/abc". */
+  path: string;
+  /** Hybrid hosts: the cgroup2 mount and the controllers it holds. */
+  unified?: { root: string; controllers: readonly string[] };
+  /**
+   * How to make and remove a cgroup directory. The defaults are mkdir -p and rmdir, as on
+   * cgroupfs; tests on a plain temp dir pass versions that play the kernel's part (control
+   * files appear with the directory, rmdir of a populated directory works).
+   */
+  makeDir?: (dir: string) => Promise<void>;
+  removeDir?: (dir: string) => Promise<void>;
+}
+
+export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
+  const path = posix.normalize(`/${opts.path}`);
+  const removeDir = opts.removeDir ?? removeCgroupDir;
+  const makeDir = opts.makeDir ?? makeCgroupDir;
+  const rel = path.slice(1);
+
+  const mountOf = (c: string): string | undefined => opts.mounts[c];
+  const dirOf = (c: string): string | undefined => {
+    const m = mountOf(c);
+    return m === undefined ? undefined : join(m, rel);
+  };
+  // Controllers mounted together (cpu,cpuacct) share one directory.
+  const dirs = (): string[] => [...new Set(MANAGED.flatMap((c) => dirOf(c) ?? []))];
+
+  const onUnified = (c: string): boolean => mountOf(c) === undefined && (opts.unified?.controllers.includes(c) ?? false);
+  const unifiedDir = opts.unified ? join(opts.unified.root, rel) : undefined;
+  const unifiedExists = async (): Promise<boolean> =>
+    unifiedDir !== undefined && (await readControl(unifiedDir, 'cgroup.procs')) !== undefined;
+
+  /** A new cpuset cgroup has empty cpus/mems and refuses tasks: copy them down from the closest ancestor. */
+  async function fillCpuset(): Promise<void> {
+    const root = mountOf('cpuset');
+    if (root === undefined) return;
+    const parts = rel === '' ? [] : rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const parent = join(root, ...parts.slice(0, i - 1));
+      const dir = join(root, ...parts.slice(0, i));
+      for (const file of [CPUSET_CPUS, CPUSET_MEMS]) {
+        const own = (await readControl(dir, file))?.trim();
+        if (own) continue;
+        const inherited = (await readControl(parent, file))?.trim();
+        if (inherited) await writeControl(dir, file, inherited);
+      }
+    }
+  }
+
+  /** Hybrid hosts: top-down, make each cgroup2 ancestor and enable the controllers we drive there. */
+  async function enableUnified(controllers: readonly string[]): Promise<void> {
+    if (!opts.unified || controllers.length === 0) return;
+    const parts = rel === '' ? [] : rel.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const dir = join(opts.unified.root, ...parts.slice(0, i));
+      if (i > 0) await makeDir(dir);
+      const enabled = ((await readControl(dir, 'cgroup.subtree_control')) ?? '').split(/\s+/);
+      const missing = controllers.filter((c) => !enabled.includes(c));
+      if (missing.length > 0) await writeControl(dir, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
+    }
+  }
+
+  async function pids(): Promise<number[]> {
+    const dir = dirOf('pids') ?? dirOf('memory') ?? dirs()[0];
+    return dir === undefined ? [] : parseProcs(await readControl(dir, 'cgroup.procs'));
+  }
+
+  return {
+    version: 1,
+    path,
+
+    async create() {
+      for (const dir of dirs()) await makeDir(dir);
+      await fillCpuset();
+    },
+
+    async apply(resources: CgroupResources) {
+      const memDir = dirOf('memory');
+      const current = memDir === undefined ? undefined : parseSingle(await readControl(memDir, MEMORY_LIMIT));
+      const swapAccounting = memDir !== undefined && (await readControl(memDir, MEMORY_MEMSW_LIMIT)) !== undefined;
+      const writes = v1Writes(resources, {
+        ...(typeof current === 'bigint' ? { currentLimit: current > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(current) } : {}),
+        swapAccounting,
+      });
+      const where = (w: CgroupWrite<V1Controller>): string => {
+        const dir = dirOf(w.controller);
+        if (dir !== undefined) return dir;
+        if (onUnified(w.controller) && unifiedDir) return unifiedDir;
+        throw failedPrecondition(`cgroup controller ${w.controller} is not available on this host (needed for ${w.file})`);
+      };
+      // hugetlb on the cgroup2 mount takes the v2 file name for the same limit.
+      const fileOf = (w: CgroupWrite<V1Controller>): string => {
+        if (w.controller === 'hugetlb' && onUnified('hugetlb')) {
+          const size = /^hugetlb\.(.+)\.limit_in_bytes$/.exec(w.file)?.[1];
+          if (size) return hugetlbMaxFile(size);
+        }
+        return w.file;
+      };
+      // The cgroup2 side is enabled only when a limit needs it, so that hosts where no pod asks
+      // for hugepages never see their root subtree_control touched. runc may already have made
+      // the directory (it mirrors v1 cgroups there on hybrid hosts); if not, processes already
+      // in the cgroup follow it there.
+      const viaUnified = [...new Set(writes.filter((w) => dirOf(w.controller) === undefined && onUnified(w.controller)).map((w) => w.controller))];
+      if (unifiedDir && viaUnified.length > 0) {
+        await enableUnified(viaUnified);
+        if (!(await unifiedExists())) {
+          await makeDir(unifiedDir);
+          for (const pid of await pids()) await writeControl(unifiedDir, 'cgroup.procs', String(pid));
+        }
+      }
+      await applyWrites(writes, where, fileOf);
+    },
+
+    async addPid(pid: number) {
+      const targets = dirs();
+      if (unifiedDir && (await unifiedExists())) targets.push(unifiedDir);
+      for (const dir of targets) await writeControl(dir, 'cgroup.procs', String(pid));
+    },
+
+    pids,
+
+    async stats(): Promise<CgroupStats> {
+      const files: Record<string, string> = {};
+      for (const [controller, names] of Object.entries(V1_STAT_FILES)) {
+        const dir = dirOf(controller);
+        if (dir === undefined) continue;
+        for (const name of names) {
+          const text = await readControl(dir, name);
+          if (text !== undefined) files[name] = text;
+        }
+      }
+      const hugeDir = dirOf('hugetlb');
+      if (hugeDir !== undefined) {
+        for (const name of await listControls(hugeDir)) {
+          if (!name.startsWith('hugetlb.')) continue;
+          const text = await readControl(hugeDir, name);
+          if (text !== undefined) files[name] = text;
+        }
+      }
+      const stats = parseV1Stats(files);
+      if (onUnified('hugetlb') && unifiedDir && (await unifiedExists())) {
+        const unifiedFiles: Record<string, string> = {};
+        for (const name of await listControls(unifiedDir)) {
+          if (!name.startsWith('hugetlb.')) continue;
+          const text = await readControl(unifiedDir, name);
+          if (text !== undefined) unifiedFiles[name] = text;
+        }
+        const h = parseV2Stats(unifiedFiles).hugetlb;
+        if (h) stats.hugetlb = h;
+      }
+      return stats;
+    },
+
+    async destroy() {
+      const targets = dirs();
+      if (unifiedDir && (await unifiedExists())) targets.push(unifiedDir);
+      for (const dir of targets) await removeDir(dir);
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// cgroup v2 manager: one directory in the unified hierarchy. Controllers must be enabled in
+// every ancestor's cgroup.subtree_control before their files appear in the child.
+import { join, posix } from 'node:path';
+import type { CgroupManager, CgroupResources, CgroupStats } from '../common.js';
+import { v2ControllerOf, v2Writes } from '../convert.js';
+import { applyWrites, listControls, makeCgroupDir, parseProcs, readControl, removeCgroupDir, writeControl } from '../fs.js';
+import { parseV2Stats, V2_STAT_FILES } from '../stats.js';
+import { MEMORY_SWAP_MAX } from './memory.js';
+
+/** Controllers berth wants for a container cgroup, when the host offers them. */
+const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
+
+export interface V2ManagerOptions {
+  /** The cgroup2 mount point, e.g. /sys/fs/cgroup. */
+  root: string;
+  /** Cgroup path relative to the root. */
+  path: string;
+  /** mkdir -p / rmdir by default; see V1ManagerOptions. */
+  makeDir?: (dir: string) => Promise<void>;
+  removeDir?: (dir: string) => Promise<void>;
+}
+
+export function createV2Manager(opts: V2ManagerOptions): CgroupManager {
+  const path = posix.normalize(`/${opts.path}`);
+  const rel = path.slice(1);
+  const parts = rel === '' ? [] : rel.split('/');
+  const dir = join(opts.root, rel);
+  const removeDir = opts.removeDir ?? removeCgroupDir;
+  const makeDir = opts.makeDir ?? makeCgroupDir;
+
+  /**
+   * Top-down from the root: make each ancestor of our cgroup and enable in it each wanted
+   * controller the root offers, so that the next level down gets that controller's files.
+   */
+  async function enableControllers(extra: readonly string[] = []): Promise<void> {
+    const available = ((await readControl(opts.root, 'cgroup.controllers')) ?? '').split(/\s+/).filter((c) => c !== '');
+    const wanted = [...new Set([...WANTED, ...extra])].filter((c) => available.includes(c));
+    for (let i = 0; i < parts.length; i++) {
+      const ancestor = join(opts.root, ...parts.slice(0, i));
+      if (i > 0) await makeDir(ancestor);
+      if (wanted.length === 0) continue;
+      const enabled = ((await readControl(ancestor, 'cgroup.subtree_control')) ?? '').split(/\s+/);
+      const missing = wanted.filter((c) => !enabled.includes(c));
+      if (missing.length > 0) await writeControl(ancestor, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
+    }
+  }
+
+  return {
+    version: 2,
+    path,
+
+    async create() {
+      await enableControllers();
+      await makeDir(dir);
+    },
+
+    async apply(resources: CgroupResources) {
+      // A unified key may name a controller beyond the usual set (e.g. "rdma.max").
+      const extra = Object.keys(resources.unified ?? {}).map(v2ControllerOf).filter((c) => c !== 'cgroup');
+      if (extra.some((c) => !WANTED.includes(c))) await enableControllers(extra);
+      const swapAccounting = (await readControl(dir, MEMORY_SWAP_MAX)) !== undefined;
+      await applyWrites(v2Writes(resources, { swapAccounting }), () => dir);
+    },
+
+    async addPid(pid: number) {
+      await writeControl(dir, 'cgroup.procs', String(pid));
+    },
+
+    async pids() {
+      return parseProcs(await readControl(dir, 'cgroup.procs'));
+    },
+
+    async stats(): Promise<CgroupStats> {
+      const files: Record<string, string> = {};
+      const names = [...V2_STAT_FILES, ...(await listControls(dir)).filter((n) => n.startsWith('hugetlb.'))];
+      for (const name of names) {
+        const text = await readControl(dir, name);
+        if (text !== undefined) files[name] = text;
+      }
+      return parseV2Stats(files);
+    },
+
+    async destroy() {
+      await removeDir(dir);
+    },
+  };
+}
