@@ -2,20 +2,11 @@
 // mount(2)/umount(2) itself.
 import { readFile } from 'node:fs/promises';
 import { run } from './exec.js';
-
-/** Decodes the octal escapes (\040 for space …) of /proc/self/mountinfo fields. */
-export function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
+import { parseMountInfo } from '../shim/mountinfo.js';
 
 /** Mount points listed in a mountinfo text, in order (a path mounted twice appears twice). */
 export function parseMountPoints(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4 && f[4]) out.push(unescapeMountField(f[4]));
-  }
-  return out;
+  return parseMountInfo(mountinfo).map((m) => m.mountPoint);
 }
 
 export async function mountPoints(): Promise<string[]> {

@@ -4,6 +4,7 @@ import { mkdir, readFile, rmdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { failedPrecondition } from '../errors.js';
+import { detectCgroupLayout } from '../../shim/cgroups/detect.js';
 import type { PodCgroup } from './types.js';
 
 export interface CgroupRoots {
@@ -12,22 +13,11 @@ export interface CgroupRoots {
   version: 1 | 2;
 }
 
-/** Hierarchy roots from a mountinfo text: v1 controller mounts, or the v2 mount on a pure v2 host. */
+/** Hierarchy roots from a mountinfo text: the v1 controller mounts (v1 and hybrid hosts), or the v2 mount. */
 export function cgroupRootsFromMountinfo(mountinfo: string): CgroupRoots {
-  const v1: string[] = [];
-  const v2: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    if (fstype === 'cgroup') v1.push(mp);
-    else if (fstype === 'cgroup2') v2.push(mp);
-  }
-  if (v1.length) return { roots: v1, version: 1 };
-  if (v2.length) return { roots: [v2[0]!], version: 2 };
-  return { roots: [], version: 2 };
+  const layout = detectCgroupLayout(mountinfo);
+  if (layout.mode === 'v2') return { roots: [layout.unified!], version: 2 };
+  return { roots: [...new Set(Object.values(layout.v1))], version: 1 };
 }
 
 let detected: CgroupRoots | undefined;

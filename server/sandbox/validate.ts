@@ -1,7 +1,8 @@
 // Pure validation of a PodSandboxConfig: everything RunPodSandbox refuses is refused
 // here, before any state is touched, with INVALID_ARGUMENT and a message saying why.
 import { isIP } from 'node:net';
-import { normalize, posix } from 'node:path';
+import { normalize } from 'node:path';
+import { cgroupfsParent, isSliceName } from '../../shim/cgroups/paths.js';
 import { invalidArgument } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode } from './types.js';
@@ -154,29 +155,13 @@ function validateDns(dns: { servers: string[]; searches: string[]; options: stri
 }
 
 /**
- * The pod cgroup path for the cgroupfs driver. systemd-style names
- * (kubepods-besteffort-pod1.slice) expand to their nested slice path, as runc does.
+ * The pod cgroup path for the cgroupfs driver: an absolute cgroupfs path, or a systemd
+ * slice name (kubepods-besteffort-pod1.slice) expanded to its nested path as runc does.
  */
 export function normalizeCgroupParent(parent: string): string {
   if (!/^[a-zA-Z0-9_.:@\/-]+$/.test(parent)) throw invalidArgument(`cgroup_parent "${parent}" contains characters that are not allowed`);
-  if (parent.split('/').includes('..')) throw invalidArgument(`cgroup_parent "${parent}" must not contain ".."`);
-  if (!parent.includes('/') && parent.endsWith('.slice')) return expandSlice(parent);
-  if (!parent.startsWith('/')) throw invalidArgument(`cgroup_parent "${parent}" must be an absolute cgroup path or a systemd slice name`);
-  const norm = posix.normalize(parent).replace(/\/+$/, '');
-  if (norm === '' || norm === '/') throw invalidArgument('cgroup_parent must not be the root cgroup');
+  if (!isSliceName(parent) && !parent.startsWith('/')) throw invalidArgument(`cgroup_parent "${parent}" must be an absolute cgroup path or a systemd slice name`);
+  const norm = cgroupfsParent(parent);
+  if (norm === '/') throw invalidArgument('cgroup_parent must not be the root cgroup');
   return norm;
-}
-
-export function expandSlice(slice: string): string {
-  const base = slice.slice(0, -'.slice'.length);
-  if (!base || base.startsWith('-') || base.endsWith('-') || base.includes('--')) throw invalidArgument(`cgroup_parent "${slice}" is not a valid slice name`);
-  if (base === '-') return '/';
-  const parts = base.split('-');
-  let acc = '';
-  const dirs: string[] = [];
-  for (const p of parts) {
-    acc = acc ? `${acc}-${p}` : p;
-    dirs.push(`${acc}.slice`);
-  }
-  return `/${dirs.join('/')}`;
 }
