@@ -1,0 +1,42 @@
+// A counting semaphore whose waits can be abandoned through an AbortSignal (bounds
+// concurrent layer downloads across all pulls).
+import { abortError } from './http.js';
+
+export class Semaphore {
+  private queue: { resolve: (release: () => void) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
+  private active = 0;
+
+  constructor(readonly limit: number) {}
+
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.active < this.limit) {
+      this.active++;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const w: (typeof this.queue)[number] = { resolve, reject, ...(signal ? { signal } : {}) };
+      if (signal) {
+        w.onAbort = () => {
+          this.queue = this.queue.filter((x) => x !== w);
+          reject(abortError(signal));
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.queue.push(w);
+    });
+  }
+
+  private releaser(): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.queue.shift();
+      if (next) {
+        if (next.onAbort) next.signal?.removeEventListener('abort', next.onAbort);
+        next.resolve(this.releaser());
+      } else this.active--;
+    };
+  }
+}
