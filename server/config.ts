@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { invalidArgument } from './errors.js';
+import { registryConfigFromToml } from './image/registry-config.js';
 
 export interface RuntimeHandlerConfig {
   /** OCI runtime binary (runc, crun, …). */
@@ -20,6 +21,15 @@ export interface CniConfig {
   bin_dirs: string[];
   /** Interface name created inside the pod's network namespace. */
   ifname: string;
+}
+
+export interface ImageSettings {
+  /** Layer downloads at once, across all pulls. */
+  max_concurrent_downloads: number;
+  /** How often a running pull logs its per-layer progress. */
+  progress_interval_seconds: number;
+  /** Registries: mirrors, insecure hosts, CAs, credentials (see server/image/registry-config.ts). */
+  registry: Record<string, unknown>;
 }
 
 export interface BerthConfig {
@@ -39,6 +49,7 @@ export interface BerthConfig {
   cni: CniConfig;
   /** Image kept pinned (never garbage-collected) for pods. */
   sandbox_image: string;
+  image: ImageSettings;
   /** How long StopPodSandbox and shutdown wait for in-flight work, in seconds. */
   shutdown_timeout_seconds: number;
 }
@@ -62,6 +73,7 @@ export function defaultConfig(): BerthConfig {
       ifname: 'eth0',
     },
     sandbox_image: 'registry.k8s.io/pause:3.9',
+    image: { max_concurrent_downloads: 3, progress_interval_seconds: 10, registry: {} },
     shutdown_timeout_seconds: 30,
   };
 }
@@ -91,8 +103,8 @@ function mergeInto(base: Record<string, Json>, over: Record<string, Json>, path:
   }
 }
 
-/** Tables whose keys are user-chosen names (runtime handlers). */
-const OPEN_TABLES = new Set(['runtimes']);
+/** Tables whose keys are user-chosen names (runtime handlers) or checked by their owner (registries). */
+const OPEN_TABLES = new Set(['runtimes', 'image.registry']);
 
 export function mergeConfig(base: BerthConfig, over: Record<string, unknown>): BerthConfig {
   const out = structuredClone(base) as unknown as Record<string, Json>;
@@ -129,6 +141,9 @@ export function validateConfig(c: BerthConfig): BerthConfig {
   }
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(c.cni.ifname)) throw invalidArgument('config: cni.ifname must be a valid interface name (1-15 characters)');
   if (!(c.shutdown_timeout_seconds > 0)) throw invalidArgument('config: shutdown_timeout_seconds must be positive');
+  if (!(Number.isInteger(c.image.max_concurrent_downloads) && c.image.max_concurrent_downloads > 0)) throw invalidArgument('config: image.max_concurrent_downloads must be a positive integer');
+  if (!(c.image.progress_interval_seconds > 0)) throw invalidArgument('config: image.progress_interval_seconds must be positive');
+  registryConfigFromToml(c.image.registry, 'image.registry');
   return c;
 }
 

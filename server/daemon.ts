@@ -19,7 +19,12 @@ import { loadCri } from './cri/proto.js';
 import { buildHandlers, type RpcOptions } from './cri/rpc.js';
 import { prepareSocketPath, restrictSocket } from './cri/socket.js';
 import { authorityFixingStream } from './cri/authority-fix.js';
-import { runtimeServiceImpl, imageServiceImpl, QUIET_METHODS } from './cri/services.js';
+import { runtimeServiceImpl, QUIET_METHODS } from './cri/services.js';
+import { imageServiceImpl } from './cri/image-service.js';
+import { ImageManager } from './image/index.js';
+import { registryConfigFromToml } from './image/registry-config.js';
+import { cachedDirUsage } from './fs-usage.js';
+import { startAdminServer } from './admin.js';
 import { POD_CIDR_KEY } from './runtime/runtime-config.js';
 
 export interface Daemon {
@@ -35,6 +40,7 @@ export interface DaemonServices {
   db: Db;
   settings: SettingsStore;
   sandboxes: SandboxDeps;
+  images: ImageManager;
 }
 
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
@@ -57,14 +63,23 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     containers: noContainers,
     log,
   };
-  const services: DaemonServices = { config, log, db, settings, sandboxes };
+  const images = await ImageManager.open({
+    root: config.root,
+    db,
+    registry: registryConfigFromToml(config.image.registry),
+    logger: log.child({ component: 'images' }),
+    pinnedImages: [config.sandbox_image],
+    maxConcurrentDownloads: config.image.max_concurrent_downloads,
+    progressIntervalMs: config.image.progress_interval_seconds * 1000,
+  });
+  const services: DaemonServices = { config, log, db, settings, sandboxes, images };
   await recoverSandboxes(sandboxes);
 
   const cri = loadCri();
   const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 });
   server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers('RuntimeService', cri.runtime.v1.RuntimeService.service, runtimeServiceImpl(services), rpcOpts));
-  server.addService(cri.runtime.v1.ImageService.service, buildHandlers('ImageService', cri.runtime.v1.ImageService.service, imageServiceImpl(services), rpcOpts));
+  server.addService(cri.runtime.v1.ImageService.service, buildHandlers('ImageService', cri.runtime.v1.ImageService.service, imageServiceImpl({ images, containersDir: join(config.root, 'containers'), containersUsage: cachedDirUsage(join(config.root, 'containers')) }), rpcOpts));
   // berthd accepts connections itself and injects them into grpc-js (see authority-fix.ts).
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const listener = createServer((sock) => injector.injectConnection(authorityFixingStream(sock)));
@@ -73,6 +88,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     listener.listen(config.socket, () => resolve());
   });
   await restrictSocket(config.socket);
+  const adminSocket = join(config.state, 'admin.sock');
+  const admin = await startAdminServer(adminSocket, { images, log: log.child({ component: 'admin' }) });
   log.info('berthd serving CRI', { socket: config.socket, root: config.root, state: config.state, sandboxes: sandboxes.store.ids().length });
 
   let stopping: Promise<void> | undefined;
@@ -83,6 +100,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       stopping ??= (async () => {
         log.info('berthd shutting down: finishing in-flight calls');
         listener.close();
+        admin.close();
+        admin.closeAllConnections();
         // Long-lived event streams end now; unary calls in flight may finish.
         sandboxes.events.close();
         injector.drain(config.shutdown_timeout_seconds * 1000);
@@ -99,6 +118,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
           });
         });
         await rm(config.socket, { force: true });
+        await rm(adminSocket, { force: true });
         db.close();
         log.info('berthd stopped; pods and containers keep running');
       })();

@@ -54,6 +54,3 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
   };
 }
 
-export function imageServiceImpl(_svc: DaemonServices): ServiceImpl {
-  return { unary: {}, stream: {} };
-}

@@ -1,0 +1,82 @@
+// berthd's admin endpoint for the `berth` command line: HTTP on a root-only unix socket
+// (<state>/admin.sock, mode 0600). It serves what CRI has no RPC for, such as importing
+// an image archive on an air-gapped node, through the running berthd so that its store
+// and garbage collector stay the only writers.
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { chmod, rm } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { BerthError, invalidArgument, notFound } from './errors.js';
+import type { ImageManager } from './image/index.js';
+import type { Logger } from './logger.js';
+
+const HTTP_STATUS: Record<string, number> = { InvalidArgument: 400, NotFound: 404, AlreadyExists: 409, FailedPrecondition: 412, PermissionDenied: 403, Canceled: 499, Unavailable: 503, ResourceExhausted: 507 };
+
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 1 << 20) throw invalidArgument('request body too large');
+    chunks.push(c as Buffer);
+  }
+  if (!size) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw invalidArgument('request body is not JSON');
+  }
+}
+
+export interface AdminDeps {
+  images: ImageManager;
+  log: Logger;
+}
+
+async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<unknown> {
+  const url = new URL(req.url ?? '/', 'http://berthd');
+  if (url.pathname === '/v1/images' && req.method === 'GET') return deps.images.list(null);
+  if (url.pathname === '/v1/images/import' && req.method === 'POST') {
+    const b = await body(req);
+    const file = b.path;
+    if (typeof file !== 'string' || !isAbsolute(file)) throw invalidArgument('"path" must be the absolute path of an image archive');
+    const name = typeof b.name === 'string' && b.name ? b.name : undefined;
+    const imported = await deps.images.importArchive(file, { name, signal });
+    deps.log.info('image archive imported', { file, images: imported.map((i) => i.repoTags.join(',') || i.id) });
+    return imported;
+  }
+  if (url.pathname === '/v1/images' && req.method === 'DELETE') {
+    const ref = url.searchParams.get('ref') ?? '';
+    if (!ref) throw invalidArgument('"ref" is required');
+    if (!(await deps.images.remove(ref))) throw notFound(`image "${ref}" not found`);
+    return { removed: ref };
+  }
+  res.statusCode = 404;
+  return { error: `no such endpoint: ${req.method} ${url.pathname}` };
+}
+
+export async function startAdminServer(socket: string, deps: AdminDeps): Promise<Server> {
+  await rm(socket, { force: true });
+  const server = createServer((req, res) => {
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(new Error('the admin client went away'));
+    });
+    route(deps, req, res, ac.signal).then(
+      (out) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(out));
+      },
+      (e: unknown) => {
+        res.statusCode = e instanceof BerthError ? (HTTP_STATUS[e.kind] ?? 500) : 500;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: (e as Error).message }));
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+  await chmod(socket, 0o600);
+  return server;
+}

@@ -1,0 +1,90 @@
+// ImageService: thin handlers over the image domain (server/image/). Validation,
+// registry access, storage and errors live there; this maps requests and responses.
+import { invalidArgument } from '../errors.js';
+import { nowNs } from '../time.js';
+import type { ImageManager } from '../image/index.js';
+import type { ServiceImpl, UnaryImpl, StreamImpl, CallContext } from './rpc.js';
+import type { DirUsage } from '../fs-usage.js';
+import type { PullImageRequest__Output } from './generated/runtime/v1/PullImageRequest.js';
+import type { PullImageResponse } from './generated/runtime/v1/PullImageResponse.js';
+import type { ListImagesRequest__Output } from './generated/runtime/v1/ListImagesRequest.js';
+import type { ListImagesResponse } from './generated/runtime/v1/ListImagesResponse.js';
+import type { StreamImagesRequest__Output } from './generated/runtime/v1/StreamImagesRequest.js';
+import type { StreamImagesResponse } from './generated/runtime/v1/StreamImagesResponse.js';
+import type { ImageStatusRequest__Output } from './generated/runtime/v1/ImageStatusRequest.js';
+import type { ImageStatusResponse } from './generated/runtime/v1/ImageStatusResponse.js';
+import type { RemoveImageRequest__Output } from './generated/runtime/v1/RemoveImageRequest.js';
+import type { RemoveImageResponse } from './generated/runtime/v1/RemoveImageResponse.js';
+import type { ImageFsInfoResponse } from './generated/runtime/v1/ImageFsInfoResponse.js';
+
+export interface ImageServiceDeps {
+  images: ImageManager;
+  /** Where containers' writable layers live, and its (cached) usage. */
+  containersDir: string;
+  containersUsage: () => Promise<DirUsage>;
+}
+
+function imageRef(spec: { image: string } | null, what: string): string {
+  const ref = spec?.image ?? '';
+  if (!ref) throw invalidArgument(`${what}.image must not be empty`);
+  return ref;
+}
+
+export async function pullImage(deps: ImageServiceDeps, req: PullImageRequest__Output, ctx: CallContext): Promise<PullImageResponse> {
+  const ref = imageRef(req.image, 'image');
+  const res = await deps.images.pull(ref, { auth: req.auth, sandboxConfig: req.sandbox_config, signal: ctx.signal });
+  ctx.log.info('image pulled', { image: res.reference, id: res.id, bytes: res.bytesDownloaded, seconds: Math.round(res.seconds * 1000) / 1000 });
+  return { image_ref: res.id };
+}
+
+export function listImages(deps: ImageServiceDeps, req: ListImagesRequest__Output): ListImagesResponse {
+  return { images: deps.images.list(req.filter) };
+}
+
+export async function streamImages(deps: ImageServiceDeps, req: StreamImagesRequest__Output, send: (r: StreamImagesResponse) => void): Promise<void> {
+  const all = deps.images.list(req.filter);
+  for (let i = 0; i < all.length; i += 100) send({ images: all.slice(i, i + 100) });
+}
+
+export function imageStatus(deps: ImageServiceDeps, req: ImageStatusRequest__Output): ImageStatusResponse {
+  // An image that is not there is not an error: the response simply has no image.
+  return deps.images.status(imageRef(req.image, 'image'), req.verbose);
+}
+
+export async function removeImage(deps: ImageServiceDeps, req: RemoveImageRequest__Output, ctx: CallContext): Promise<RemoveImageResponse> {
+  const ref = imageRef(req.image, 'image');
+  if (await deps.images.remove(ref)) ctx.log.info('image removed', { image: ref });
+  return {};
+}
+
+export async function imageFsInfo(deps: ImageServiceDeps): Promise<ImageFsInfoResponse> {
+  const [images, containers] = await Promise.all([deps.images.fsUsage(), deps.containersUsage()]);
+  return {
+    image_filesystems: [images],
+    container_filesystems: [
+      {
+        timestamp: nowNs().toString(),
+        fs_id: { mountpoint: deps.containersDir },
+        used_bytes: { value: containers.bytes.toString() },
+        inodes_used: { value: containers.inodes.toString() },
+      },
+    ],
+  };
+}
+
+const u = <Req, Res>(fn: UnaryImpl<Req, Res>) => fn as unknown as UnaryImpl<never, unknown>;
+
+export function imageServiceImpl(deps: ImageServiceDeps): ServiceImpl {
+  return {
+    unary: {
+      PullImage: u((req: PullImageRequest__Output, ctx) => pullImage(deps, req, ctx)),
+      ListImages: u((req: ListImagesRequest__Output) => listImages(deps, req)),
+      ImageStatus: u((req: ImageStatusRequest__Output) => imageStatus(deps, req)),
+      RemoveImage: u((req: RemoveImageRequest__Output, ctx) => removeImage(deps, req, ctx)),
+      ImageFsInfo: u(() => imageFsInfo(deps)),
+    },
+    stream: {
+      StreamImages: ((req: StreamImagesRequest__Output, send: (r: StreamImagesResponse) => void) => streamImages(deps, req, send)) as unknown as StreamImpl<never, unknown>,
+    },
+  };
+}
