@@ -26,6 +26,12 @@ import { registryConfigFromToml } from './image/registry-config.js';
 import { cachedDirUsage } from './fs-usage.js';
 import { startAdminServer } from './admin.js';
 import { POD_CIDR_KEY } from './runtime/runtime-config.js';
+import { ContainerStore } from './container/store.js';
+import type { ContainerDeps } from './container/deps.js';
+import { podContainers } from './container/pod-containers.js';
+import { watchExits } from './container/exits.js';
+import { recoverContainers } from './container/recover.js';
+import { prestartShims, stopShims } from './container/monitor.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -41,6 +47,7 @@ export interface DaemonServices {
   settings: SettingsStore;
   sandboxes: SandboxDeps;
   images: ImageManager;
+  containers: ContainerDeps;
 }
 
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
@@ -60,6 +67,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       lookup: () => lookupNetworkConfig(config.cni.conf_dir, config.cni.bin_dirs),
     },
     cgroups: hostCgroupRoots(),
+    // Filled in below, once the container deps (which need the image manager) exist.
     containers: noContainers,
     log,
   };
@@ -72,8 +80,21 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     progressIntervalMs: config.image.progress_interval_seconds * 1000,
   });
-  const services: DaemonServices = { config, log, db, settings, sandboxes, images };
+  const containers: ContainerDeps = {
+    config,
+    log: log.child({ component: 'containers' }),
+    store: new ContainerStore(db),
+    locks: new KeyedMutex(),
+    sandboxes,
+    images,
+    events: sandboxes.events,
+  };
+  sandboxes.containers = podContainers(() => containers);
+  const services: DaemonServices = { config, log, db, settings, sandboxes, images, containers };
   await recoverSandboxes(sandboxes);
+  const exitsWatcher = watchExits(containers);
+  await recoverContainers(containers);
+  prestartShims();
 
   const cri = loadCri();
   const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };
@@ -102,6 +123,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         listener.close();
         admin.close();
         admin.closeAllConnections();
+        exitsWatcher.close();
+        stopShims();
         // Long-lived event streams end now; unary calls in flight may finish.
         sandboxes.events.close();
         injector.drain(config.shutdown_timeout_seconds * 1000);

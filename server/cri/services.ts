@@ -12,6 +12,15 @@ import { removePodSandbox } from '../sandbox/remove.js';
 import { podSandboxStatus } from '../sandbox/status.js';
 import { listPodSandbox, streamPodSandboxes } from '../sandbox/list.js';
 import { containerEvents } from '../runtime/events.js';
+import { createContainer } from '../container/create.js';
+import { startContainer } from '../container/start.js';
+import { stopContainer } from '../container/stop.js';
+import { removeContainer } from '../container/remove.js';
+import { containerStatus } from '../container/status.js';
+import { listContainers, streamContainers } from '../container/list.js';
+import { execSync } from '../container/exec-sync.js';
+import { updateContainerResources } from '../container/update.js';
+import { reopenContainerLog } from '../container/reopen-log.js';
 
 /** Frequent read-only polls: logged at debug level. */
 export const QUIET_METHODS: ReadonlySet<string> = new Set([
@@ -35,6 +44,7 @@ const s = <Req, Res>(fn: StreamImpl<Req, Res>) => fn as unknown as StreamImpl<ne
 
 export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
   const sb = svc.sandboxes;
+  const ct = svc.containers;
   return {
     unary: {
       Version: u(() => version()),
@@ -46,9 +56,19 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
       RemovePodSandbox: u((req: Parameters<typeof removePodSandbox>[1], ctx) => removePodSandbox(sb, req, ctx)),
       PodSandboxStatus: u((req: Parameters<typeof podSandboxStatus>[1]) => podSandboxStatus(sb, req)),
       ListPodSandbox: u((req: Parameters<typeof listPodSandbox>[1]) => listPodSandbox(sb, req)),
+      CreateContainer: u((req: Parameters<typeof createContainer>[1], ctx) => createContainer(ct, req, ctx)),
+      StartContainer: u((req: Parameters<typeof startContainer>[1], ctx) => startContainer(ct, req, ctx)),
+      StopContainer: u((req: Parameters<typeof stopContainer>[1], ctx) => stopContainer(ct, req, ctx)),
+      RemoveContainer: u((req: Parameters<typeof removeContainer>[1], ctx) => removeContainer(ct, req, ctx)),
+      ContainerStatus: u((req: Parameters<typeof containerStatus>[1]) => containerStatus(ct, req)),
+      ListContainers: u((req: Parameters<typeof listContainers>[1]) => listContainers(ct, req)),
+      ExecSync: u((req: Parameters<typeof execSync>[1]) => execSync(ct, req)),
+      UpdateContainerResources: u((req: Parameters<typeof updateContainerResources>[1], ctx) => updateContainerResources(ct, req, ctx)),
+      ReopenContainerLog: u((req: Parameters<typeof reopenContainerLog>[1]) => reopenContainerLog(ct, req)),
     },
     stream: {
       StreamPodSandboxes: s((req: Parameters<typeof streamPodSandboxes>[1], send: Parameters<typeof streamPodSandboxes>[2]) => streamPodSandboxes(sb, req, send)),
+      StreamContainers: s((req: Parameters<typeof streamContainers>[1], send: Parameters<typeof streamContainers>[2]) => streamContainers(ct, req, send)),
       GetContainerEvents: s((_req: unknown, send: Parameters<typeof containerEvents>[1], ctx) => containerEvents(sb.events, send, ctx.signal)),
     },
   };

@@ -2,6 +2,7 @@
 // the effective configuration and network state as JSON.
 import { access, constants } from 'node:fs/promises';
 import type { BerthConfig } from '../config.js';
+import { handlerProblem } from '../container/handlers.js';
 import type { NetworkSettings } from '../sandbox/deps.js';
 import type { CgroupRoots } from '../sandbox/pod-cgroup.js';
 import type { StatusRequest__Output } from '../cri/generated/runtime/v1/StatusRequest.js';
@@ -20,9 +21,14 @@ export async function handlerStates(config: BerthConfig): Promise<HandlerState[]
     Object.entries(config.runtimes).map(async ([name, h]) => {
       try {
         await access(h.path, constants.X_OK);
-        return { name, path: h.path, ready: true, reason: '' };
       } catch {
         return { name, path: h.path, ready: false, reason: `${h.path} is not an executable file` };
+      }
+      try {
+        const problem = await handlerProblem(h.path);
+        return { name, path: h.path, ready: problem === '', reason: problem };
+      } catch (e) {
+        return { name, path: h.path, ready: false, reason: `cannot probe ${h.path}: ${(e as Error).message}` };
       }
     }),
   );

@@ -86,4 +86,23 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  // Containers (issue 4): the whole record as JSON (config, paths, lifecycle), with the
+  // columns lists and uniqueness need.
+  {
+    name: 'containers',
+    up(db) {
+      db.exec(`
+        CREATE TABLE containers (
+          id          TEXT PRIMARY KEY,
+          sandbox_id  TEXT NOT NULL,
+          name        TEXT NOT NULL,
+          attempt     INTEGER NOT NULL,
+          created_at  TEXT NOT NULL,          -- nanoseconds since the epoch, decimal
+          record      TEXT NOT NULL,          -- server/container/types.ts ContainerRecord as JSON
+          UNIQUE (sandbox_id, name, attempt)
+        );
+        CREATE INDEX containers_sandbox ON containers(sandbox_id);
+      `);
+    },
+  },
 ];

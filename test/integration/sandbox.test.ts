@@ -141,7 +141,7 @@ rootOnly('unknown ids are NOT_FOUND; remove of an unknown id succeeds', async (t
   await expectCode(t, client.call('PodSandboxStatus', { pod_sandbox_id: ghost }), Status.NOT_FOUND, /not found/);
   await expectCode(t, client.call('StopPodSandbox', { pod_sandbox_id: ghost }), Status.NOT_FOUND);
   await client.call('RemovePodSandbox', { pod_sandbox_id: ghost });
-  await expectCode(t, client.call('CreateContainer', {}), Status.UNIMPLEMENTED, /CreateContainer/);
+  await expectCode(t, client.call('CheckpointContainer', {}), Status.UNIMPLEMENTED, /CheckpointContainer/);
 });
 
 rootOnly('malformed requests are INVALID_ARGUMENT and leave nothing behind', async (t) => {

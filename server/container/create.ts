@@ -1,0 +1,232 @@
+// CreateContainer: validate → record (hidden while creating) → lease the image's layers →
+// read the image's users → OCI spec (pure, shim/oci/spec.ts) → berth-shim mounts the
+// overlay rootfs, writes the bundle and starts conmon, which runs `runtime create` →
+// CONTAINER_CREATED. Any failure rolls back everything and forgets the record.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { arch, hostname } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { failedPrecondition, invalidArgument } from '../errors.js';
+import { newId } from '../ids.js';
+import { nowNs } from '../time.js';
+import { buildContainerSpec } from '../../shim/oci/spec.js';
+import { realHostPath, propagationLookup } from '../../shim/oci/host.js';
+import { seccompChoice } from '../../shim/oci/seccomp.js';
+import { readHostDevice, readHostDevices } from '../../shim/oci/devices.js';
+import { stopSignal } from '../../shim/oci/process.js';
+import { containerCgroupPath, cgroupfsParent } from '../../shim/cgroups/paths.js';
+import type { OciImageConfig } from '../../shim/oci/types.js';
+import type { ShimJob } from '../../shim/job.js';
+import { runtimeHandle, handlerProblem } from './handlers.js';
+import { runShim, CONMON } from './monitor.js';
+import { readLayeredUserFiles } from './user-files.js';
+import { cleanupContainer } from './remove.js';
+import { containerEvent } from './status.js';
+import { BERTH_CGROUP_PARENT, containerPaths, exitDir, hostFacts, type ContainerDeps } from './deps.js';
+import type { ContainerRecord } from './types.js';
+import type { CreateContainerRequest__Output } from '../cri/generated/runtime/v1/CreateContainerRequest.js';
+import type { CreateContainerResponse } from '../cri/generated/runtime/v1/CreateContainerResponse.js';
+import type { CallContext } from '../cri/rpc.js';
+
+/** The container's log file: inside the pod's log directory, never outside it (pure). */
+export function containerLogPath(logDirectory: string, logPath: string): string {
+  if (!logDirectory || !logPath) return '';
+  if (isAbsolute(logPath)) throw invalidArgument(`log_path ${JSON.stringify(logPath)} must be relative to the pod's log_directory`);
+  const dir = resolvePath(logDirectory);
+  const full = resolvePath(dir, logPath);
+  if (!full.startsWith(`${dir}/`)) throw invalidArgument(`log_path ${JSON.stringify(logPath)} escapes the pod's log_directory`);
+  return full;
+}
+
+/** Cgroup directories (in every hierarchy) of `path` and its ancestors that do not exist yet, deepest last. */
+function missingCgroupDirs(mounts: readonly string[], path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  const out: string[] = [];
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    for (const m of mounts) {
+      const dir = join(m, rel);
+      if (!existsSync(dir)) out.push(dir);
+    }
+  }
+  return out;
+}
+
+export async function createContainer(deps: ContainerDeps, req: CreateContainerRequest__Output, ctx: CallContext): Promise<CreateContainerResponse> {
+  const config = req.config;
+  if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id must not be empty');
+  if (!config) throw invalidArgument('container config is required');
+  if (!config.metadata?.name) throw invalidArgument('container config has no metadata name');
+  const imageRef = config.image?.image ?? '';
+  if (!imageRef) throw invalidArgument('container config names no image');
+
+  const sandboxId = deps.sandboxes.store.resolve(req.pod_sandbox_id);
+  const sb = deps.sandboxes.store.get(sandboxId)!;
+  if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandboxId} is not ready`);
+  const handler = runtimeHandle(deps.config, sb.handler);
+  const problem = await handlerProblem(handler.path);
+  if (problem) throw failedPrecondition(`runtime handler ${handler.name} cannot run containers on this host: ${problem}`);
+  const image = deps.images.resolve(imageRef);
+  const logPath = containerLogPath(sb.config.log_directory, config.log_path);
+
+  const id = newId();
+  const paths = containerPaths(deps.config, id);
+  const facts = hostFacts();
+  const parent = sb.runtime.cgroup?.path || sb.config.linux?.cgroup_parent || BERTH_CGROUP_PARENT;
+  const cgroupsPath = containerCgroupPath(parent, id);
+  const imageConfig = (image.config.config ?? {}) as OciImageConfig;
+  const rec: ContainerRecord = {
+    id,
+    sandboxId,
+    name: config.metadata.name,
+    attempt: config.metadata.attempt,
+    state: 'CONTAINER_CREATED',
+    creating: true,
+    createdAt: nowNs().toString(),
+    startedAt: '0',
+    finishedAt: '0',
+    exitCode: 0,
+    reason: '',
+    message: '',
+    handler: handler.name,
+    runtimePath: handler.path,
+    runtimeRoot: handler.root,
+    image: { ref: imageRef, id: image.id, imageRef: image.repoDigests[0] ?? image.id },
+    config,
+    logPath,
+    monitorLogPath: logPath || join(paths.bundle, 'console.log'),
+    paths,
+    cgroupsPath,
+    // Siblings share ownership: the last container of the pod removes what the first created.
+    cgroupCreated: [
+      ...new Set([
+        ...deps.store.ofSandbox(sandboxId).flatMap((c) => deps.store.peek(c)?.cgroupCreated ?? []),
+        ...missingCgroupDirs(facts.cgroupMounts, cgroupfsParent(parent)),
+      ]),
+    ].sort((a, b) => a.split('/').length - b.split('/').length),
+    pid: 0,
+    conmonPid: 0,
+    resources: config.linux?.resources ?? null,
+    stopSignal: stopSignal(config.stop_signal, imageConfig),
+  };
+  // Recorded first (hidden while creating): a crash from here on leaves a record recovery cleans.
+  deps.store.add(rec);
+  ctx.log.info('creating container', { container_id: id, sandbox_id: sandboxId, name: rec.name, image: imageRef });
+
+  return deps.locks.run(id, async () => {
+    const t0 = performance.now();
+    let prepareMs = 0;
+    let shimMs = 0;
+    let shimTimings: Record<string, number> | undefined;
+    try {
+      const leased = deps.images.leaseLayers(id, image.id);
+      const layersTopFirst = leased.layers.map((l) => l.path).reverse();
+      const users = readLayeredUserFiles(layersTopFirst);
+      const sc = config.linux?.security_context ?? null;
+      const choice = seccompChoice(sc ? { seccomp: sc.seccomp, seccomp_profile_path: sc.seccomp_profile_path, privileged: sc.privileged } : null);
+      let localhostSeccompProfile: string | undefined;
+      if (choice.kind === 'localhost') {
+        try {
+          localhostSeccompProfile = readFileSync(choice.path, 'utf8');
+        } catch (e) {
+          throw invalidArgument(`cannot read seccomp profile ${choice.path}: ${(e as Error).message}`, e);
+        }
+      }
+      const needsPropagation = config.mounts.some((m) => m.propagation !== 'PROPAGATION_PRIVATE');
+      const ns = sb.runtime.namespaces;
+      const targetId = (sc?.namespace_options ?? sb.config.linux?.security_context?.namespace_options)?.target_id;
+      let targetPid: string | undefined;
+      if (targetId) {
+        const target = deps.store.peek(deps.store.resolve(targetId));
+        if (target?.pid) targetPid = `/proc/${target.pid}/ns/pid`;
+      }
+      const privileged = sc?.privileged ?? false;
+      const spec = buildContainerSpec({
+        containerId: id,
+        sandboxId,
+        imageName: imageRef,
+        config,
+        sandboxConfig: sb.config,
+        image: imageConfig,
+        host: {
+          rootfsPath: paths.rootfs,
+          cgroupsPath,
+          cgroupVersion: facts.cgroupVersion,
+          namespaces: {
+            ...(ns.net ? { network: ns.net } : {}),
+            ...(ns.ipc ? { ipc: ns.ipc } : {}),
+            ...(ns.uts ? { uts: ns.uts } : {}),
+            ...(sb.runtime.init ? { podPid: sb.runtime.init.pidns } : {}),
+            ...(targetPid ? { targetPid } : {}),
+          },
+          podFiles: {
+            ...(sb.runtime.hostsPath ? { hostsPath: sb.runtime.hostsPath } : {}),
+            ...(sb.runtime.resolvConfPath ? { resolvConfPath: sb.runtime.resolvConfPath } : {}),
+            ...(sb.runtime.hostnamePath ? { hostnamePath: sb.runtime.hostnamePath } : {}),
+            ...(sb.runtime.shmPath ? { shmPath: sb.runtime.shmPath } : {}),
+          },
+          passwd: users.passwd,
+          group: users.group,
+          minOomScoreAdj: facts.minOomScoreAdj,
+          hostCapabilities: facts.capabilities,
+          ...(privileged ? { hostDevices: readHostDevices('/dev') } : {}),
+          deviceLookup: (p) => {
+            const d = readHostDevice(realHostPath(p), true);
+            return d ? [d] : readHostDevices(realHostPath(p));
+          },
+          ...(localhostSeccompProfile !== undefined ? { localhostSeccompProfile } : {}),
+          arch: arch(),
+          ...(facts.kernel ? { kernel: facts.kernel } : {}),
+          ...(needsPropagation ? { hostPropagation: propagationLookup(readFileSync('/proc/self/mountinfo', 'utf8')) } : {}),
+          resolveHostPath: realHostPath,
+          nodeHostname: hostname(),
+        },
+      });
+      rec.user = spec.process.user;
+      deps.store.update(rec);
+      if (logPath) await mkdir(dirname(logPath), { recursive: true, mode: 0o755 });
+      const layersDir = dirname(layersTopFirst[0] ?? '/');
+      const job: ShimJob = {
+        id,
+        name: `${sb.name}_${sb.namespace}_${rec.name}_${rec.attempt}`,
+        conmon: CONMON,
+        runtime: { path: handler.path, root: handler.root },
+        rootfs: {
+          layersDir,
+          lower: layersTopFirst.map((p) => (dirname(p) === layersDir ? basename(p) : p)),
+          upper: paths.upper,
+          work: paths.work,
+          target: paths.rootfs,
+        },
+        bundle: paths.bundle,
+        spec,
+        exitDir: exitDir(deps.config),
+        socketDir: paths.socketDir,
+        logPath: rec.monitorLogPath,
+        stdin: config.stdin,
+        stdinOnce: config.stdin_once,
+        tty: config.tty,
+      };
+      prepareMs = performance.now() - t0;
+      const started = await runShim(job);
+      shimMs = performance.now() - t0 - prepareMs;
+      shimTimings = started.timings;
+      rec.pid = started.pid;
+      rec.conmonPid = started.conmonPid;
+      rec.creating = false;
+      deps.store.update(rec);
+    } catch (e) {
+      ctx.log.warn('container creation failed; rolling back', { container_id: id, error: (e as Error).message });
+      try {
+        await cleanupContainer(deps, rec);
+        deps.store.delete(id);
+      } catch (cleanupErr) {
+        ctx.log.error('rollback of a failed container was incomplete; the record stays for RemoveContainer', { container_id: id, error: (cleanupErr as Error).message });
+      }
+      throw e;
+    }
+    ctx.log.info('container created', { container_id: id, pid: rec.pid, prepare_ms: Math.round(prepareMs), shim_ms: Math.round(shimMs), shim: shimTimings });
+    deps.events.publish(containerEvent(deps, rec, 'CONTAINER_CREATED_EVENT'));
+    return { container_id: id };
+  });
+}

@@ -1,0 +1,61 @@
+// Container exits: conmon writes <state>/exits/<id> when the container's process ends.
+// berthd watches that directory and marks the container EXITED with the exit code, the
+// file's time as finished_at, and reason Completed / Error / OOMKilled (conmon's oom
+// marker), then publishes CONTAINER_STOPPED_EVENT. The same path serves StopContainer
+// and recovery after a restart, so marking is idempotent.
+import { watch, mkdirSync, type FSWatcher } from 'node:fs';
+import { readExitFile, oomKilled } from './monitor.js';
+import { containerEvent } from './status.js';
+import { exitDir, type ContainerDeps } from './deps.js';
+import type { ContainerRecord } from './types.js';
+
+/** Exit code → CRI reason (pure). */
+export function exitReason(code: number, oom: boolean): string {
+  if (oom) return 'OOMKilled';
+  return code === 0 ? 'Completed' : 'Error';
+}
+
+/**
+ * Marks `rec` (a copy the caller holds under the container lock) EXITED from its exit file.
+ * Returns false when there is no exit file yet or the container had already exited.
+ */
+export async function markExited(deps: ContainerDeps, rec: ContainerRecord): Promise<boolean> {
+  if (rec.state === 'CONTAINER_EXITED') return false;
+  const exit = await readExitFile(rec.paths.exitFile);
+  if (!exit) return false;
+  const oom = await oomKilled(rec.paths.bundle);
+  rec.state = 'CONTAINER_EXITED';
+  rec.exitCode = exit.code;
+  // The process may end before StartContainer recorded its start: keep the order sane.
+  const started = BigInt(rec.startedAt || '0');
+  rec.finishedAt = (exit.finishedAt > started ? exit.finishedAt : started).toString();
+  rec.reason = exitReason(exit.code, oom);
+  rec.message = oom ? 'the container was killed for exceeding its memory limit' : '';
+  deps.store.update(rec);
+  deps.log.info('container exited', { container_id: rec.id, exit_code: rec.exitCode, reason: rec.reason });
+  deps.events.publish(containerEvent(deps, rec, 'CONTAINER_STOPPED_EVENT'));
+  return true;
+}
+
+/** Handles a (possible) exit of container `id`: takes its lock, marks it exited. */
+export async function handleExit(deps: ContainerDeps, id: string): Promise<void> {
+  if (!deps.store.peek(id)) return;
+  await deps.locks.run(id, async () => {
+    const rec = deps.store.get(id);
+    if (!rec || rec.creating) return;
+    await markExited(deps, rec);
+  });
+}
+
+/** Watches the exits directory for the life of berthd. */
+export function watchExits(deps: ContainerDeps): FSWatcher {
+  const dir = exitDir(deps.config);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const w = watch(dir, (_event, filename) => {
+    if (!filename) return;
+    const id = filename.toString();
+    handleExit(deps, id).catch((e: unknown) => deps.log.warn('handling a container exit failed', { container_id: id, error: (e as Error).message }));
+  });
+  w.on('error', (e) => deps.log.error('the exits watcher failed', { error: e.message }));
+  return w;
+}

@@ -1,0 +1,48 @@
+// Runtime handlers as containers use them: the binary and its state root, and whether the
+// handler can run containers on this host. Debian's crun 1.8 refuses hosts with a hybrid
+// cgroup layout ("cgroups in hybrid mode not supported"); such a handler is reported not
+// ready (Status) and CreateContainer for it fails with FAILED_PRECONDITION naming why.
+import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { BerthConfig } from '../config.js';
+import { failedPrecondition } from '../errors.js';
+import { run } from '../exec.js';
+import { detectCgroupLayout, type CgroupMode } from '../../shim/cgroups/detect.js';
+
+export interface RuntimeHandle {
+  name: string;
+  path: string;
+  /** The runtime's --root. */
+  root: string;
+}
+
+export function runtimeHandle(config: BerthConfig, name: string): RuntimeHandle {
+  const h = config.runtimes[name];
+  if (!h) throw failedPrecondition(`runtime handler ${JSON.stringify(name)} is not configured`);
+  return { name, path: h.path, root: h.root || join(config.state, name) };
+}
+
+/** Why a runtime binary cannot run containers under a cgroup layout, or '' (pure). */
+export function handlerCgroupProblem(runtimePath: string, versionText: string, mode: CgroupMode): string {
+  if (mode !== 'hybrid' || !basename(runtimePath).includes('crun')) return '';
+  const version = /crun version (\S+)/.exec(versionText)?.[1] ?? 'unknown version';
+  return `crun ${version}: cgroups in hybrid mode not supported (this host mounts cgroup v1 controllers and a cgroup2 hierarchy)`;
+}
+
+let layoutMode: CgroupMode | undefined;
+const problems = new Map<string, Promise<string>>();
+
+/** '' when the handler's binary can run containers here; the reason otherwise (probed once per binary). */
+export function handlerProblem(runtimePath: string): Promise<string> {
+  let p = problems.get(runtimePath);
+  if (!p) {
+    p = (async () => {
+      layoutMode ??= detectCgroupLayout(readFileSync('/proc/self/mountinfo', 'utf8')).mode;
+      if (layoutMode !== 'hybrid' || !basename(runtimePath).includes('crun')) return '';
+      const v = await run(runtimePath, ['--version'], { allowFailure: true, timeoutMs: 5000 }).catch(() => undefined);
+      return handlerCgroupProblem(runtimePath, v?.stdout ?? '', layoutMode);
+    })();
+    problems.set(runtimePath, p);
+  }
+  return p;
+}

@@ -1,0 +1,71 @@
+// RemoveContainer: kill if still running, runtime delete, unmount the rootfs, remove its
+// dirs and the cgroup directories it created, release the image lease, forget the record.
+// Idempotent: an unknown id is a success.
+import { rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isKind, invalidArgument } from '../errors.js';
+import { unmountAll } from '../mounts.js';
+import { runtimeDelete, runtimeKill, reapConmon, waitForExitFile } from './monitor.js';
+import { markExited } from './exits.js';
+import { containerEvent } from './status.js';
+import type { ContainerDeps } from './deps.js';
+import type { ContainerRecord } from './types.js';
+import type { RuntimeHandle } from './handlers.js';
+import type { RemoveContainerRequest__Output } from '../cri/generated/runtime/v1/RemoveContainerRequest.js';
+import type { RemoveContainerResponse } from '../cri/generated/runtime/v1/RemoveContainerResponse.js';
+import type { CallContext } from '../cri/rpc.js';
+
+export const handleOf = (rec: Pick<ContainerRecord, 'handler' | 'runtimePath' | 'runtimeRoot'>): RuntimeHandle => ({ name: rec.handler, path: rec.runtimePath, root: rec.runtimeRoot });
+
+/** Everything but the record: runtime state, conmon, mounts, dirs, cgroups, the image lease. */
+export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
+  const h = handleOf(rec);
+  await runtimeDelete(h, rec.id);
+  await reapConmon(rec.conmonPid, rec.id);
+  await unmountAll([rec.paths.rootfs]);
+  await rm(rec.paths.dir, { recursive: true, force: true });
+  await rm(rec.paths.bundle, { recursive: true, force: true });
+  await rm(rec.paths.exitFile, { force: true });
+  await rm(join(rec.paths.socketDir, rec.id), { force: true });
+  // The container's own cgroup is the runtime's (delete removed it); the ancestors that did
+  // not exist before this container go when empty (another container may still use them).
+  for (const dir of [...rec.cgroupCreated].reverse()) {
+    try {
+      await rmdir(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw e;
+    }
+  }
+  await deps.images.releaseLayers(rec.id);
+}
+
+/** Removes a container whose lock the caller holds. */
+export async function removeLocked(deps: ContainerDeps, rec: ContainerRecord, log: CallContext['log']): Promise<void> {
+  if (!rec.creating && (rec.state === 'CONTAINER_RUNNING' || rec.state === 'CONTAINER_CREATED')) {
+    // CRI: a running container is removed by force.
+    await runtimeKill(handleOf(rec), rec.id, 'SIGKILL');
+    if (await waitForExitFile(rec.paths.exitFile, 10_000)) await markExited(deps, rec);
+  }
+  await cleanupContainer(deps, rec);
+  deps.store.delete(rec.id);
+  log.info('container removed', { container_id: rec.id });
+  deps.events.publish(containerEvent(deps, rec, 'CONTAINER_DELETED_EVENT'));
+}
+
+export async function removeContainer(deps: ContainerDeps, req: RemoveContainerRequest__Output, ctx: CallContext): Promise<RemoveContainerResponse> {
+  if (!req.container_id) throw invalidArgument('container_id must not be empty');
+  let id: string;
+  try {
+    id = deps.store.resolve(req.container_id);
+  } catch (e) {
+    if (isKind(e, 'NotFound')) return {};
+    throw e;
+  }
+  await deps.locks.run(id, async () => {
+    const rec = deps.store.get(id);
+    if (!rec) return;
+    await removeLocked(deps, rec, ctx.log);
+  });
+  return {};
+}

@@ -1,0 +1,43 @@
+// StopContainer: the stop signal (CRI stop_signal, the image's StopSignal, or SIGTERM),
+// wait up to `timeout` seconds for conmon's exit file, then SIGKILL. Idempotent: a
+// container that is not running is a success.
+import { internal, invalidArgument } from '../errors.js';
+import { runtimeKill, waitForExitFile } from './monitor.js';
+import { markExited } from './exits.js';
+import { handleOf } from './remove.js';
+import type { ContainerDeps } from './deps.js';
+import type { ContainerRecord } from './types.js';
+import type { StopContainerRequest__Output } from '../cri/generated/runtime/v1/StopContainerRequest.js';
+import type { StopContainerResponse } from '../cri/generated/runtime/v1/StopContainerResponse.js';
+import type { CallContext } from '../cri/rpc.js';
+
+/** Stops a container whose lock the caller holds. */
+export async function stopLocked(deps: ContainerDeps, rec: ContainerRecord, timeoutSeconds: number, log: CallContext['log']): Promise<void> {
+  if (rec.creating || rec.state === 'CONTAINER_EXITED') return;
+  if (await markExited(deps, rec)) return; // exited on its own; the watcher had not caught up
+  const h = handleOf(rec);
+  // A created container's init waits in the runtime for `start`: only SIGKILL ends it.
+  if (timeoutSeconds > 0 && rec.state === 'CONTAINER_RUNNING') {
+    await runtimeKill(h, rec.id, rec.stopSignal);
+    if (await waitForExitFile(rec.paths.exitFile, timeoutSeconds * 1000)) {
+      await markExited(deps, rec);
+      return;
+    }
+    log.info('container did not stop in time; killing it', { container_id: rec.id, timeout_s: timeoutSeconds });
+  }
+  await runtimeKill(h, rec.id, 'SIGKILL');
+  if (!(await waitForExitFile(rec.paths.exitFile, 15_000))) throw internal(`container ${rec.id} did not exit after SIGKILL`);
+  await markExited(deps, rec);
+}
+
+export async function stopContainer(deps: ContainerDeps, req: StopContainerRequest__Output, ctx: CallContext): Promise<StopContainerResponse> {
+  if (!req.container_id) throw invalidArgument('container_id must not be empty');
+  const id = deps.store.resolve(req.container_id);
+  const timeout = Math.max(0, Number(req.timeout || '0'));
+  await deps.locks.run(id, async () => {
+    const rec = deps.store.get(id);
+    if (!rec) return;
+    await stopLocked(deps, rec, timeout, ctx.log);
+  });
+  return {};
+}

@@ -1,0 +1,74 @@
+// ContainerStore: container records in meta.db, mirrored in memory for fast lists. Every
+// change is written through before the call that made it returns.
+import type { Db } from '../store/db.js';
+import type { ContainerRecord } from './types.js';
+import { alreadyExists } from '../errors.js';
+import { resolveId } from '../ids.js';
+
+interface Row {
+  id: string;
+  sandbox_id: string;
+  name: string;
+  attempt: number;
+  created_at: string;
+  record: string;
+}
+
+export class ContainerStore {
+  private readonly byId = new Map<string, ContainerRecord>();
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      insert: db.prepare('INSERT INTO containers (id, sandbox_id, name, attempt, created_at, record) VALUES (@id, @sandbox_id, @name, @attempt, @created_at, @record)'),
+      update: db.prepare('UPDATE containers SET record = @record WHERE id = @id'),
+      delete: db.prepare('DELETE FROM containers WHERE id = ?'),
+      all: db.prepare('SELECT * FROM containers ORDER BY created_at'),
+    };
+    for (const row of this.stmts.all.all() as Row[]) this.byId.set(row.id, JSON.parse(row.record) as ContainerRecord);
+  }
+
+  /** Adds a new record; the same name+attempt twice in one pod is ALREADY_EXISTS. */
+  add(rec: ContainerRecord): void {
+    for (const r of this.byId.values()) {
+      if (r.sandboxId === rec.sandboxId && r.name === rec.name && r.attempt === rec.attempt) {
+        throw alreadyExists(`container ${rec.name} (attempt ${rec.attempt}) already exists in pod sandbox ${rec.sandboxId} as ${r.id}`);
+      }
+    }
+    this.stmts.insert.run({ id: rec.id, sandbox_id: rec.sandboxId, name: rec.name, attempt: rec.attempt, created_at: rec.createdAt, record: JSON.stringify(rec) });
+    this.byId.set(rec.id, structuredClone(rec));
+  }
+
+  update(rec: ContainerRecord): void {
+    this.stmts.update.run({ id: rec.id, record: JSON.stringify(rec) });
+    this.byId.set(rec.id, structuredClone(rec));
+  }
+
+  delete(id: string): void {
+    this.stmts.delete.run(id);
+    this.byId.delete(id);
+  }
+
+  /** A copy of the record: callers change it and `update` it back. */
+  get(id: string): ContainerRecord | undefined {
+    const r = this.byId.get(id);
+    return r && structuredClone(r);
+  }
+
+  /** Read-only view without copying (lists, statuses). */
+  peek(id: string): Readonly<ContainerRecord> | undefined {
+    return this.byId.get(id);
+  }
+
+  resolve(idOrPrefix: string): string {
+    return resolveId(idOrPrefix, this.byId.keys(), 'container');
+  }
+
+  all(): ReadonlyArray<Readonly<ContainerRecord>> {
+    return [...this.byId.values()];
+  }
+
+  ofSandbox(sandboxId: string): string[] {
+    return [...this.byId.values()].filter((r) => r.sandboxId === sandboxId).map((r) => r.id);
+  }
+}

@@ -1,0 +1,30 @@
+// UpdateContainerResources: the new limits go to the live container (`runtime update`)
+// and into the record, so ContainerStatus reports them.
+import { failedPrecondition, invalidArgument } from '../errors.js';
+import { fromCriResources, toOciResources } from '../../shim/cgroups/convert.js';
+import { runtimeUpdate } from './monitor.js';
+import { handleOf } from './remove.js';
+import type { ContainerDeps } from './deps.js';
+import type { UpdateContainerResourcesRequest__Output } from '../cri/generated/runtime/v1/UpdateContainerResourcesRequest.js';
+import type { UpdateContainerResourcesResponse } from '../cri/generated/runtime/v1/UpdateContainerResourcesResponse.js';
+import type { CallContext } from '../cri/rpc.js';
+
+export async function updateContainerResources(deps: ContainerDeps, req: UpdateContainerResourcesRequest__Output, ctx: CallContext): Promise<UpdateContainerResourcesResponse> {
+  if (!req.container_id) throw invalidArgument('container_id must not be empty');
+  const id = deps.store.resolve(req.container_id);
+  await deps.locks.run(id, async () => {
+    const rec = deps.store.get(id);
+    if (!rec || rec.creating) throw failedPrecondition(`container ${id} is being created or was removed`);
+    if (rec.state === 'CONTAINER_EXITED' || rec.state === 'CONTAINER_UNKNOWN') throw failedPrecondition(`container ${id} is ${rec.state}; its resources cannot change`);
+    if (!req.linux) return;
+    const { devices: _devices, ...resources } = toOciResources(fromCriResources(req.linux, {}), []);
+    if (resources.unified && Object.keys(resources.unified).length > 0 && deps.sandboxes.cgroups.version === 1) {
+      throw invalidArgument('the unified cgroup map needs cgroup v2; this host uses cgroup v1');
+    }
+    await runtimeUpdate(handleOf(rec), id, resources);
+    rec.resources = { ...req.linux, oom_score_adj: rec.resources?.oom_score_adj ?? req.linux.oom_score_adj };
+    deps.store.update(rec);
+    ctx.log.info('container resources updated', { container_id: id, resources });
+  });
+  return {};
+}

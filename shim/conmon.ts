@@ -1,0 +1,81 @@
+// Starting conmon (the resident per-container monitor) for one container. conmon forks
+// itself away, runs `runtime create`, and reports the container pid (or the runtime's
+// error) on the sync pipe (fd 3, _OCI_SYNCPIPE) — the protocol CRI-O uses.
+import { spawn } from 'node:child_process';
+import type { ShimJob } from './job.js';
+
+/** conmon's argument vector for a job (pure). */
+export function conmonArgs(job: ShimJob): string[] {
+  const args = [
+    '--api-version', '1',
+    '-c', job.id,
+    '-u', job.id,
+    '-n', job.name,
+    '-r', job.runtime.path,
+    '-b', job.bundle,
+    '-p', `${job.bundle}/pidfile`,
+    '-P', `${job.bundle}/conmon.pid`,
+    '-l', `k8s-file:${job.logPath}`,
+    '--exit-dir', job.exitDir,
+    '--persist-dir', job.bundle,
+    '--socket-dir-path', job.socketDir,
+    '--syslog=false',
+    '--runtime-arg', `--root=${job.runtime.root}`,
+  ];
+  if (job.stdin) args.push('-i');
+  if (job.stdin && !job.stdinOnce) args.push('--leave-stdin-open');
+  if (job.tty) args.push('-t');
+  if (job.logLevel) args.push('--log-level', job.logLevel);
+  return args;
+}
+
+export interface ConmonStarted {
+  pid: number;
+}
+
+/** Runs conmon and resolves with the container pid, or rejects with the runtime's message. */
+export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonStarted> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(job.conmon, conmonArgs(job), {
+      cwd: job.bundle,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    });
+    let out = '';
+    let sync = '';
+    let done = false;
+    const finish = (err: Error | undefined, pid?: number) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      // conmon keeps the far end of these pipes; do not wait for it.
+      for (const s of child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
+      if (err) reject(err);
+      else resolve({ pid: pid! });
+    };
+    const timer = setTimeout(() => finish(new Error(`conmon did not report the container within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    child.on('error', (e) => finish(new Error(`cannot run ${job.conmon}: ${e.message}`)));
+    child.on('exit', (code) => {
+      // The first conmon process exits once it has forked; a failure before that is an error.
+      if (code !== 0) setTimeout(() => finish(new Error(`conmon exited with ${code}: ${out.trim()}`)), 50);
+    });
+    const syncPipe = child.stdio[3] as NodeJS.ReadableStream;
+    syncPipe.on('data', (b: Buffer) => {
+      sync += b.toString();
+      const nl = sync.indexOf('}');
+      if (nl < 0) return;
+      let msg: { data?: number; message?: string };
+      try {
+        msg = JSON.parse(sync.slice(0, nl + 1)) as typeof msg;
+      } catch {
+        finish(new Error(`conmon sent an unreadable sync message: ${sync}`));
+        return;
+      }
+      if (typeof msg.data === 'number' && msg.data > 0) finish(undefined, msg.data);
+      else finish(new Error((msg.message ?? `conmon reported ${sync}`).trim()));
+    });
+    syncPipe.on('end', () => finish(new Error(`conmon closed its sync pipe without a result: ${out.trim()}`)));
+  });
+}
