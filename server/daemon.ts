@@ -12,7 +12,7 @@ import { PodSandboxStore } from './sandbox/store.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { EventBus } from './events.js';
 import { lookupNetworkConfig } from './network/conflist.js';
-import { hostCgroupRoots } from './sandbox/pod-cgroup.js';
+import { hostCgroupRoots, CreatedCgroups } from './sandbox/pod-cgroup.js';
 import { noContainers, type SandboxDeps } from './sandbox/deps.js';
 import { recoverSandboxes } from './sandbox/recover.js';
 import { loadCri } from './cri/proto.js';
@@ -67,6 +67,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       lookup: () => lookupNetworkConfig(config.cni.conf_dir, config.cni.bin_dirs),
     },
     cgroups: hostCgroupRoots(),
+    createdCgroups: new CreatedCgroups(settings),
     // Filled in below, once the container deps (which need the image manager) exist.
     containers: noContainers,
     log,

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
 import type { EventBus } from '../events.js';
 import type { PodSandboxStore } from './store.js';
-import type { CgroupRoots } from './pod-cgroup.js';
+import type { CgroupRoots, CreatedCgroups } from './pod-cgroup.js';
 import type { NetworkConfigLookup } from '../network/conflist.js';
 import type { ContainerStatus } from '../cri/generated/runtime/v1/ContainerStatus.js';
 
@@ -38,6 +38,8 @@ export interface SandboxDeps {
   events: EventBus;
   network: NetworkSettings;
   cgroups: CgroupRoots;
+  /** Pod cgroup directories berth made (shared ownership of parents such as /kubepods). */
+  createdCgroups: CreatedCgroups;
   containers: PodContainers;
   log: Logger;
 }

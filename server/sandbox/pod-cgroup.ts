@@ -47,54 +47,89 @@ async function inheritCpuset(dir: string, parent: string): Promise<void> {
 }
 
 /**
- * Creates `path` in every hierarchy root. Returns the relative directories created (the
- * same in every root, shallowest first) so removal takes back exactly those.
+ * The cgroup directories berth created for pods, shared by all pods: parents such as
+ * /kubepods are created by whichever pod comes first and must be removed by whichever
+ * goes last, so ownership belongs to berth, not to one pod. Kept in the settings table.
  */
-export async function createPodCgroup(path: string, cg: CgroupRoots = hostCgroupRoots()): Promise<PodCgroup> {
+export class CreatedCgroups {
+  private readonly dirs: Set<string>;
+  constructor(private readonly settings: { get(k: string): string | undefined; set(k: string, v: string): void }) {
+    this.dirs = new Set(JSON.parse(settings.get(CreatedCgroups.KEY) ?? '[]') as string[]);
+  }
+  static readonly KEY = 'pod_cgroup_dirs';
+  has(rel: string): boolean {
+    return this.dirs.has(rel);
+  }
+  add(rel: string): void {
+    if (this.dirs.has(rel)) return;
+    this.dirs.add(rel);
+    this.save();
+  }
+  delete(rel: string): void {
+    if (this.dirs.delete(rel)) this.save();
+  }
+  private save(): void {
+    this.settings.set(CreatedCgroups.KEY, JSON.stringify([...this.dirs].sort()));
+  }
+}
+
+/** `/a/b/c` → [`/a`, `/a/b`, `/a/b/c`]. */
+function levels(path: string): string[] {
   const parts = path.split('/').filter(Boolean);
-  const created: string[] = [];
-  const result: PodCgroup = { path, created };
+  return parts.map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+}
+
+/** Creates `path` in every hierarchy root, recording each directory berth made. */
+export async function createPodCgroup(path: string, cg: CgroupRoots, created: CreatedCgroups): Promise<PodCgroup> {
+  const result: PodCgroup = { path, created: [] };
   try {
-    for (let i = 1; i <= parts.length; i++) {
-      const rel = '/' + parts.slice(0, i).join('/');
-      let made = false;
+    for (const rel of levels(path)) {
       for (const root of cg.roots) {
         const dir = join(root, rel);
-        if (!(await exists(dir))) {
+        try {
           await mkdir(dir);
-          made = true;
+          created.add(rel);
+          if (!result.created.includes(rel)) result.created.push(rel);
+        } catch (e) {
+          // Already there: made by kubelet, the operator, or another pod at the same moment.
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
         await inheritCpuset(dir, join(dir, '..'));
       }
-      if (made) created.push(rel);
     }
   } catch (e) {
-    await removePodCgroup(result, cg).catch(() => undefined);
+    await removePodCgroup(result, cg, created).catch(() => undefined);
     throw failedPrecondition(`cannot create the pod cgroup ${path}: ${(e as Error).message}`, e);
   }
   return result;
 }
 
 /**
- * Removes the directories berth created (kubelet may have made the pod cgroup itself:
- * then it is kubelet's to remove), deepest first. Missing ones are fine; a parent still
- * used by another pod is left in place.
+ * Removes the pod's cgroup and then each parent berth made, deepest first, while they are
+ * empty (kubelet may have made the pod cgroup itself: then it is kubelet's to remove).
+ * A parent still used by another pod stays; the last pod under it takes it away.
  */
-export async function removePodCgroup(pc: PodCgroup, cg: CgroupRoots = hostCgroupRoots()): Promise<void> {
+export async function removePodCgroup(pc: PodCgroup, cg: CgroupRoots, created: CreatedCgroups): Promise<void> {
   const problems: string[] = [];
-  for (const rel of [...pc.created].reverse()) {
+  for (const rel of levels(pc.path).reverse()) {
+    if (!created.has(rel) && !pc.created.includes(rel)) break;
     const leaf = rel === pc.path;
+    let busy = false;
     for (const root of cg.roots) {
       try {
         await rmdir(join(root, rel));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') continue;
-        if (!leaf && (code === 'EBUSY' || code === 'ENOTEMPTY')) continue;
+        if (code === 'EBUSY' || code === 'ENOTEMPTY') {
+          busy = true;
+          if (!leaf) continue;
+        }
         problems.push(`${join(root, rel)}: ${code}`);
       }
     }
+    if (busy) break;
+    created.delete(rel);
   }
   if (problems.length) throw failedPrecondition(`cannot remove the pod cgroup: ${problems.join(', ')}`);
 }
-

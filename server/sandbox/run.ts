@@ -145,7 +145,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
       }
       if (plan.cgroupParent) {
         steps.push(
-          createPodCgroup(plan.cgroupParent, deps.cgroups).then((cg) => {
+          createPodCgroup(plan.cgroupParent, deps.cgroups, deps.createdCgroups).then((cg) => {
             rt.cgroup = cg;
           }),
         );

@@ -266,3 +266,14 @@ rootOnly('UpdateRuntimeConfig hands the pod CIDR to CNI; events report the pod l
   );
 });
 
+
+rootOnly('pods created at once under one new cgroup parent all start, and the parent goes with the last', async (t) => {
+  const b = t.context.b;
+  const parent = `/berth-test-${process.pid}-shared`;
+  const configs = [1, 2, 3, 4, 5].map((i) => podConfig(b, `cg-race-${i}`, { linux: { cgroup_parent: `${parent}/pod${i}` } }));
+  const ids = await Promise.all(configs.map(async (config) => (await b.client.call('RunPodSandbox', { config })).pod_sandbox_id as string));
+  for (const i of [1, 2, 3, 4, 5]) t.true(existsSync(`/sys/fs/cgroup/memory${parent}/pod${i}`));
+  for (const id of ids) await b.client.call('RemovePodSandbox', { pod_sandbox_id: id });
+  t.false(existsSync(`/sys/fs/cgroup/memory${parent}`));
+  t.false(existsSync(`/sys/fs/cgroup/cpu${parent}`));
+});
