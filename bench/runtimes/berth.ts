@@ -1,0 +1,49 @@
+// berthd under test: the built dist/server/main.js, started by the test helper on its own
+// socket, state directories, pod-log root and CNI bridge/subnet, logging at the default
+// level (info) as in production. Its CNI network is written by the same generator as
+// containerd's (bridge with hairpin mode and a default route, host-local, portmap,
+// loopback), so both runtimes run identical plugin chains.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { containerdConflist } from '../../conformance/runtimes/containerd.js';
+import { startBerthd } from '../../test/helpers/berthd.js';
+import { createCgroupParent, removeCgroupParent } from '../cgroups.js';
+import type { BenchRuntime } from './types.js';
+
+export async function startBenchBerthd(): Promise<BenchRuntime> {
+  const b = await startBerthd({ args: ['--log-level', 'info'] });
+  const cgroupParent = `/berth-test-bench-${randomBytes(4).toString('hex')}-berth`;
+  let stopped = false;
+  const rt: BenchRuntime = {
+    name: 'berth',
+    endpoint: `unix://${b.socket}`,
+    client: b.client,
+    dir: b.dir,
+    pid: () => b.proc.pid ?? -1,
+    logRoot: b.logRoot,
+    cgroupParent,
+    bridge: b.net.bridge,
+    subnet: b.net.subnet,
+    imageStoreDirs: [join(b.root, 'content'), join(b.root, 'layers')],
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const problems: string[] = [];
+      await b.stop().catch((e: Error) => problems.push(`berthd stop: ${e.message}`));
+      await b.cleanup().catch((e: Error) => problems.push(`berthd cleanup: ${e.message}`));
+      await removeCgroupParent(cgroupParent).catch((e: Error) => problems.push(e.message));
+      if (problems.length) throw new Error(problems.join('; '));
+    },
+  };
+  try {
+    // berthd reads the conflist on every RunPodSandbox: replacing the helper's is enough.
+    const conflist = containerdConflist({ name: `berth-${b.net.bridge}`, bridge: b.net.bridge, subnet: b.net.subnet, ipamDir: b.net.ipamDir });
+    await writeFile(join(b.net.confDir, '10-berth-test.conflist'), JSON.stringify(conflist, null, 2));
+    await createCgroupParent(cgroupParent);
+  } catch (e) {
+    await rt.stop().catch(() => undefined);
+    throw e;
+  }
+  return rt;
+}
