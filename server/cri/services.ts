@@ -12,6 +12,7 @@ import { removePodSandbox } from '../sandbox/remove.js';
 import { podSandboxStatus } from '../sandbox/status.js';
 import { listPodSandbox, streamPodSandboxes } from '../sandbox/list.js';
 import { containerEvents } from '../runtime/events.js';
+import { containerStats, listContainerStats, podSandboxStats, listPodSandboxStats } from '../container/stats.js';
 import { createContainer } from '../container/create.js';
 import { startContainer } from '../container/start.js';
 import { stopContainer } from '../container/stop.js';
@@ -65,10 +66,22 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
       ExecSync: u((req: Parameters<typeof execSync>[1]) => execSync(ct, req)),
       UpdateContainerResources: u((req: Parameters<typeof updateContainerResources>[1], ctx) => updateContainerResources(ct, req, ctx)),
       ReopenContainerLog: u((req: Parameters<typeof reopenContainerLog>[1]) => reopenContainerLog(ct, req)),
+      ContainerStats: u((req: Parameters<typeof containerStats>[1]) => containerStats(ct, req)),
+      ListContainerStats: u((req: Parameters<typeof listContainerStats>[1]) => listContainerStats(ct, req)),
+      PodSandboxStats: u((req: Parameters<typeof podSandboxStats>[1]) => podSandboxStats(ct, req)),
+      ListPodSandboxStats: u((req: Parameters<typeof listPodSandboxStats>[1]) => listPodSandboxStats(ct, req)),
     },
     stream: {
       StreamPodSandboxes: s((req: Parameters<typeof streamPodSandboxes>[1], send: Parameters<typeof streamPodSandboxes>[2]) => streamPodSandboxes(sb, req, send)),
       StreamContainers: s((req: Parameters<typeof streamContainers>[1], send: Parameters<typeof streamContainers>[2]) => streamContainers(ct, req, send)),
+      StreamContainerStats: s(async (req: Parameters<typeof listContainerStats>[1], send: (r: { container_stats: unknown[] }) => void) => {
+        const { stats } = await listContainerStats(ct, req);
+        for (let i = 0; i < stats!.length; i += 100) send({ container_stats: stats!.slice(i, i + 100) });
+      }),
+      StreamPodSandboxStats: s(async (req: Parameters<typeof listPodSandboxStats>[1], send: (r: { pod_sandbox_stats: unknown[] }) => void) => {
+        const { stats } = await listPodSandboxStats(ct, req);
+        for (let i = 0; i < stats!.length; i += 100) send({ pod_sandbox_stats: stats!.slice(i, i + 100) });
+      }),
       GetContainerEvents: s((_req: unknown, send: Parameters<typeof containerEvents>[1], ctx) => containerEvents(sb.events, send, ctx.signal)),
     },
   };

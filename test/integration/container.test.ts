@@ -413,3 +413,31 @@ rootOnly('berthd SIGKILL: running containers keep running, exits during and afte
   await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
   t.deepEqual(await conmonProcesses('restart_berth-test_'), [], 'no conmon of the pod remains');
 });
+
+rootOnly('container and pod stats come from the cgroups: CPU, memory, writable layer', async (t) => {
+  const b = t.context.b;
+  const pod = await runPod(t, 'stats');
+  const id = await createAndStart(t, pod, containerConfig(t, 'busy', ['/bin/sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=3; while true; do :; done']));
+  await sleep(700);
+  const one = (await b.client.call('ContainerStats', { container_id: id })).stats;
+  t.is(one.attributes.id, id);
+  t.is(one.attributes.metadata.name, 'busy');
+  t.true(BigInt(one.cpu.timestamp) > 0n && BigInt(one.memory.timestamp) > 0n);
+  t.true(BigInt(one.cpu.usage_core_nano_seconds.value) > 0n);
+  t.true(BigInt(one.memory.working_set_bytes.value) > 0n);
+  t.true(BigInt(one.writable_layer.used_bytes.value) >= 3n << 20n, 'the 3 MiB file in the upper dir is counted');
+  await sleep(500);
+  const listed = (await b.client.call('ListContainerStats', { filter: { id: id.slice(0, 12) } })).stats;
+  t.is(listed.length, 1);
+  t.true(BigInt(listed[0].cpu.usage_nano_cores.value) > 100_000_000n, 'a busy loop uses more than 0.1 core');
+  t.true((await b.client.call('ListContainerStats', {})).stats.some((s: { attributes: { id: string } }) => s.attributes.id === id));
+  t.deepEqual((await b.client.call('ListContainerStats', { filter: { pod_sandbox_id: 'f'.repeat(64) } })).stats, []);
+  const ps = (await b.client.call('PodSandboxStats', { pod_sandbox_id: pod.id })).stats;
+  t.is(ps.attributes.id, pod.id);
+  t.is(ps.linux.containers.length, 1);
+  t.true(BigInt(ps.linux.cpu.usage_core_nano_seconds.value) >= BigInt(one.cpu.usage_core_nano_seconds.value));
+  t.true(BigInt(ps.linux.memory.working_set_bytes.value) > 0n);
+  t.true((await b.client.call('ListPodSandboxStats', {})).stats.some((s: { attributes: { id: string } }) => s.attributes.id === pod.id));
+  await expectCode(t, b.client.call('ContainerStats', { container_id: 'f'.repeat(64) }), Status.NOT_FOUND);
+  await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+});
