@@ -1,7 +1,7 @@
 // Object ids: 64 lower-case hex characters, as containerd and CRI-O use, so tools that
 // truncate them (crictl shows 13) keep working. Any unique prefix resolves to its id.
 import { randomBytes } from 'node:crypto';
-import { invalidArgument, notFound } from './errors.js';
+import { BerthError, invalidArgument, notFound } from './errors.js';
 
 export function newId(): string {
   return randomBytes(32).toString('hex');
@@ -25,4 +25,18 @@ export function resolveId(query: string, ids: Iterable<string>, what: string): s
   }
   if (found === undefined) throw notFound(`${what} "${query}" not found`);
   return found;
+}
+
+/**
+ * For idempotent removals: the id a full id or unique prefix names, or undefined when
+ * nothing matches (already removed). Empty and ambiguous queries still throw.
+ */
+export function resolveIfPresent(resolve: (query: string) => string, query: string, what: string): string | undefined {
+  if (!query) throw invalidArgument(`${what} id must not be empty`);
+  try {
+    return resolve(query);
+  } catch (e) {
+    if (e instanceof BerthError && e.kind === 'NotFound') return undefined;
+    throw e;
+  }
 }

@@ -3,7 +3,7 @@
 // Idempotent: an unknown id is a success.
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isKind, invalidArgument } from '../errors.js';
+import { resolveIfPresent } from '../ids.js';
 import { unmountAll } from '../mounts.js';
 import { runtimeDelete, runtimeKill, reapConmon, waitForExitFile } from './monitor.js';
 import { markExited } from './exits.js';
@@ -54,14 +54,8 @@ export async function removeLocked(deps: ContainerDeps, rec: ContainerRecord, lo
 }
 
 export async function removeContainer(deps: ContainerDeps, req: RemoveContainerRequest__Output, ctx: CallContext): Promise<RemoveContainerResponse> {
-  if (!req.container_id) throw invalidArgument('container_id must not be empty');
-  let id: string;
-  try {
-    id = deps.store.resolve(req.container_id);
-  } catch (e) {
-    if (isKind(e, 'NotFound')) return {};
-    throw e;
-  }
+  const id = resolveIfPresent((q) => deps.store.resolve(q), req.container_id, 'container');
+  if (!id) return {};
   await deps.locks.run(id, async () => {
     const rec = deps.store.get(id);
     if (!rec) return;

@@ -1,6 +1,6 @@
 // RemovePodSandbox: stop if needed, remove the pod's containers, then its cgroup,
 // files and record. Idempotent: an id that is already gone is a success, never NOT_FOUND.
-import { isKind } from '../errors.js';
+import { resolveIfPresent } from '../ids.js';
 import { stopLocked } from './stop.js';
 import { removePodResources } from './teardown.js';
 import { sandboxEvent } from './status.js';
@@ -8,17 +8,10 @@ import type { SandboxDeps } from './deps.js';
 import type { RemovePodSandboxRequest__Output } from '../cri/generated/runtime/v1/RemovePodSandboxRequest.js';
 import type { RemovePodSandboxResponse } from '../cri/generated/runtime/v1/RemovePodSandboxResponse.js';
 import type { CallContext } from '../cri/rpc.js';
-import { invalidArgument } from '../errors.js';
 
 export async function removePodSandbox(deps: SandboxDeps, req: RemovePodSandboxRequest__Output, ctx: CallContext): Promise<RemovePodSandboxResponse> {
-  if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id must not be empty');
-  let id: string;
-  try {
-    id = deps.store.resolve(req.pod_sandbox_id);
-  } catch (e) {
-    if (isKind(e, 'NotFound')) return {};
-    throw e;
-  }
+  const id = resolveIfPresent((q) => deps.store.resolve(q), req.pod_sandbox_id, 'pod sandbox');
+  if (!id) return {};
   await deps.locks.run(id, async () => {
     const rec = deps.store.get(id);
     if (!rec) return;
