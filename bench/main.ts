@@ -28,12 +28,17 @@ const USAGE = `usage: bench/run [--scenario NAME[,NAME…]]… [--n N] [--rounds
   --n N       rounds (sandbox, lifecycle, execsync, pull) or pods (burst: per burst, density: running)
   --rounds R  rounds of burst and density
   --quick     few rounds and pods, a small pull image (CI keeps the instrument working with it)
+  --pull-layers N --pull-layer-mb M
+              the pull image's shape (default 5 layers of 30 MB; e.g. 1 × 1000 for the
+              peak-memory check with one 1 GB layer)
   --json FILE also write the results as JSON
 Needs root. Starts its own registry, berthd and containerd; leaves nothing behind.`;
 
 interface Args extends BenchOptions {
   scenarios: Scenario[];
   json?: string;
+  pullLayers?: number;
+  pullLayerMb?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -57,6 +62,8 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--n') a.n = int();
     else if (arg === '--rounds') a.rounds = int();
     else if (arg === '--json') a.json = value();
+    else if (arg === '--pull-layers') a.pullLayers = int();
+    else if (arg === '--pull-layer-mb') a.pullLayerMb = int();
     else if (arg === '--scenario') {
       for (const name of value().split(',')) {
         const s = SCENARIOS.find((x) => x.name === name.trim());
@@ -96,8 +103,8 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const bigLayers = 5;
-    const bigLayerBytes = args.quick ? 2 * 2 ** 20 : 30 * 1_000_000;
+    const bigLayers = args.pullLayers ?? 5;
+    const bigLayerBytes = args.pullLayerMb ? args.pullLayerMb * 1_000_000 : args.quick ? 2 * 2 ** 20 : 30 * 1_000_000;
     images = await prepareImages({ bigLayers, bigLayerBytes, log });
     log(`registry ${images.registry.host}`);
     const berth = await startBenchBerthd();

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, failedPrecondition, internal, resourceExhausted } from '../errors.js';
 import { Digester, digestAlgorithm, digestHex } from './digest.js';
+
+/** Bytes a blob writer may have queued for the disk: bounds berthd's memory per download. */
+const WRITE_BACKLOG = 2 << 20;
 import { abortError } from './http.js';
 
 export interface BlobInfo {
@@ -211,7 +214,7 @@ export class BlobWriter {
   /**
    * Queues a chunk: hashed now, written at its offset in the background, so the caller
    * (a download feeding an unpack) is not held up by the disk. Resolves at once while
-   * less than 8 MiB is pending; otherwise when the backlog has drained below that.
+   * less than WRITE_BACKLOG is pending; otherwise when the backlog has drained below that.
    */
   async write(chunk: Buffer): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
@@ -232,7 +235,7 @@ export class BlobWriter {
       },
     );
     this.pending.add(p);
-    while (this.pendingBytes > 8 << 20 && this.failure === undefined && this.pending.size > 0) await Promise.race(this.pending);
+    while (this.pendingBytes > WRITE_BACKLOG && this.failure === undefined && this.pending.size > 0) await Promise.race(this.pending);
     if (this.failure !== undefined) throw this.failure;
   }
 
