@@ -52,6 +52,8 @@ export interface BerthConfig {
   image: ImageSettings;
   /** How long StopPodSandbox and shutdown wait for in-flight work, in seconds. */
   shutdown_timeout_seconds: number;
+  /** berth-shims kept started ahead of need (idle memory traded for create latency in bursts). */
+  shim_spares: number;
 }
 
 export function defaultConfig(): BerthConfig {
@@ -75,6 +77,7 @@ export function defaultConfig(): BerthConfig {
     sandbox_image: 'registry.k8s.io/pause:3.9',
     image: { max_concurrent_downloads: 3, progress_interval_seconds: 10, registry: {} },
     shutdown_timeout_seconds: 30,
+    shim_spares: 1,
   };
 }
 
@@ -141,6 +144,7 @@ export function validateConfig(c: BerthConfig): BerthConfig {
   }
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(c.cni.ifname)) throw invalidArgument('config: cni.ifname must be a valid interface name (1-15 characters)');
   if (!(c.shutdown_timeout_seconds > 0)) throw invalidArgument('config: shutdown_timeout_seconds must be positive');
+  if (!(Number.isInteger(c.shim_spares) && c.shim_spares >= 0 && c.shim_spares <= 16)) throw invalidArgument('config: shim_spares must be an integer from 0 to 16');
   if (!(Number.isInteger(c.image.max_concurrent_downloads) && c.image.max_concurrent_downloads > 0)) throw invalidArgument('config: image.max_concurrent_downloads must be a positive integer');
   if (!(c.image.progress_interval_seconds > 0)) throw invalidArgument('config: image.progress_interval_seconds must be positive');
   registryConfigFromToml(c.image.registry, 'image.registry');

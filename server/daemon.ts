@@ -95,7 +95,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   await recoverSandboxes(sandboxes);
   const exitsWatcher = watchExits(containers);
   await recoverContainers(containers);
-  prestartShims();
+  prestartShims(config.shim_spares);
 
   const cri = loadCri();
   const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };

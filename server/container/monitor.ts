@@ -19,13 +19,15 @@ export const CONMON = '/usr/bin/conmon';
 type ShimChild = ChildProcessWithoutNullStreams;
 
 /**
- * One berth-shim started ahead of need: Node's start-up (100–200 ms on a busy 2-core node)
- * is then off the CreateContainer path. The spare has loaded its modules and waits for its
- * job on stdin; it is still one short-lived process per container. Taking it starts the
- * next spare. A spare whose berthd dies reads EOF, fails to parse a job and exits.
+ * berth-shims started ahead of need: Node's start-up (100-200 ms of CPU on a busy 2-core
+ * node) is then off the CreateContainer path. A spare has loaded its modules and waits for
+ * its job on stdin; it is still one short-lived process per container. Spares are refilled
+ * only once no shim job is in flight, so a burst of creates does not also pay for new
+ * spares while it runs. A spare whose berthd dies reads EOF, fails to parse a job and exits.
  */
-let spare: ShimChild | undefined;
-let spareEnabled = false;
+const spares: ShimChild[] = [];
+let sparesWanted = 0;
+let jobsInFlight = 0;
 
 function spawnShim(): ShimChild {
   const child = spawn(process.execPath, [SHIM], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -34,35 +36,42 @@ function spawnShim(): ShimChild {
   return child;
 }
 
-function refillSpare(): void {
-  if (!spareEnabled || spare) return;
-  const child = spawnShim();
-  spare = child;
-  child.once('exit', () => {
-    if (spare === child) spare = undefined;
-  });
+function refillSpares(): void {
+  if (jobsInFlight > 0) return;
+  while (spares.length < sparesWanted) {
+    const child = spawnShim();
+    spares.push(child);
+    child.once('exit', () => {
+      const i = spares.indexOf(child);
+      if (i >= 0) spares.splice(i, 1);
+    });
+  }
 }
 
-/** Keeps one berth-shim ready for the next CreateContainer (berthd calls this once at start). */
-export function prestartShims(): void {
-  spareEnabled = true;
-  refillSpare();
+/** Keeps `count` berth-shims ready for the next CreateContainers (berthd calls this once at start). */
+export function prestartShims(count = 1): void {
+  sparesWanted = count;
+  refillSpares();
 }
 
-/** Ends the spare shim (berthd shutting down); it is ours, killed by its pid. */
+/** Ends the spare shims (berthd shutting down); they are ours, killed by their pids. */
 export function stopShims(): void {
-  spareEnabled = false;
-  const s = spare;
-  spare = undefined;
-  if (s && s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+  sparesWanted = 0;
+  for (const s of spares.splice(0)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
 }
 
 function takeShim(): ShimChild {
-  const s = spare;
-  spare = undefined;
-  const child = s && s.exitCode === null && s.signalCode === null ? s : spawnShim();
-  refillSpare();
-  return child;
+  jobsInFlight++;
+  while (spares.length) {
+    const s = spares.shift()!;
+    if (s.exitCode === null && s.signalCode === null) return s;
+  }
+  return spawnShim();
+}
+
+function jobDone(): void {
+  jobsInFlight--;
+  if (jobsInFlight === 0) setImmediate(refillSpares);
 }
 
 /** Runs berth-shim with the job and returns the container and conmon pids (typed errors otherwise). */
@@ -75,12 +84,18 @@ export function runShim(job: ShimJob, timeoutMs = 120_000): Promise<{ pid: numbe
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('error', (e) => {
+    let finished = false;
+    const finish = () => {
       clearTimeout(timer);
+      if (!finished) jobDone();
+      finished = true;
+    };
+    child.on('error', (e) => {
+      finish();
       reject(internal(`cannot run berth-shim: ${e.message}`, e));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      finish();
       const line = out.split('\n').find((l) => l.startsWith('{'));
       let res: ShimResult | undefined;
       try {

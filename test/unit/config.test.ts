@@ -51,3 +51,10 @@ test('flags override the file; --print-config prints TOML that parses back to th
   t.throws(() => parseFlags(['--socket']), { message: /needs a value/ });
   t.throws(() => loadConfig(['--config', join(dir, 'missing.toml')]), { message: /does not exist/ });
 });
+
+test('shim_spares is a small non-negative integer', (t) => {
+  t.is(validateConfig(defaultConfig()).shim_spares, 1);
+  t.is(validateConfig(mergeConfig(defaultConfig(), { shim_spares: 0 })).shim_spares, 0);
+  t.throws(() => validateConfig(mergeConfig(defaultConfig(), { shim_spares: -1 })), { message: /shim_spares/ });
+  t.throws(() => validateConfig(mergeConfig(defaultConfig(), { shim_spares: 1.5 })), { message: /shim_spares/ });
+});
