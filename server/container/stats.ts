@@ -65,7 +65,7 @@ export function memoryUsage(stats: CgroupStats | undefined, ts: bigint): MemoryU
   };
 }
 
-async function statsOf(rec: Readonly<ContainerRecord>): Promise<ContainerStats> {
+export async function statsOf(rec: Readonly<ContainerRecord>): Promise<ContainerStats> {
   const ts = nowNs();
   const cg = await readCgroup(rec.cgroupsPath);
   let usage = writableUsage.get(rec.id);
@@ -87,7 +87,7 @@ function prune(deps: ContainerDeps): void {
   for (const p of lastCpu.keys()) if (!paths.has(p) && !p.startsWith('pod:')) lastCpu.delete(p);
 }
 
-const visible = (c: Readonly<ContainerRecord>) => !c.creating && c.state !== 'CONTAINER_EXITED';
+export const visible = (c: Readonly<ContainerRecord>) => !c.creating && c.state !== 'CONTAINER_EXITED';
 
 export async function containerStats(deps: ContainerDeps, req: ContainerStatsRequest__Output): Promise<ContainerStatsResponse> {
   const id = deps.store.resolve(req.container_id);

@@ -13,6 +13,7 @@ import { podSandboxStatus } from '../sandbox/status.js';
 import { listPodSandbox, streamPodSandboxes } from '../sandbox/list.js';
 import { containerEvents } from '../runtime/events.js';
 import { containerStats, listContainerStats, podSandboxStats, listPodSandboxStats } from '../container/stats.js';
+import { listMetricDescriptors, listPodSandboxMetrics } from '../container/metrics.js';
 import { createContainer } from '../container/create.js';
 import { startContainer } from '../container/start.js';
 import { stopContainer } from '../container/stop.js';
@@ -70,6 +71,8 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
       ListContainerStats: u((req: Parameters<typeof listContainerStats>[1]) => listContainerStats(ct, req)),
       PodSandboxStats: u((req: Parameters<typeof podSandboxStats>[1]) => podSandboxStats(ct, req)),
       ListPodSandboxStats: u((req: Parameters<typeof listPodSandboxStats>[1]) => listPodSandboxStats(ct, req)),
+      ListMetricDescriptors: u(() => listMetricDescriptors()),
+      ListPodSandboxMetrics: u(() => listPodSandboxMetrics(ct)),
     },
     stream: {
       StreamPodSandboxes: s((req: Parameters<typeof streamPodSandboxes>[1], send: Parameters<typeof streamPodSandboxes>[2]) => streamPodSandboxes(sb, req, send)),
@@ -81,6 +84,10 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
       StreamPodSandboxStats: s(async (req: Parameters<typeof listPodSandboxStats>[1], send: (r: { pod_sandbox_stats: unknown[] }) => void) => {
         const { stats } = await listPodSandboxStats(ct, req);
         for (let i = 0; i < stats!.length; i += 100) send({ pod_sandbox_stats: stats!.slice(i, i + 100) });
+      }),
+      StreamPodSandboxMetrics: s(async (_req: unknown, send: (r: { pod_sandbox_metrics: unknown[] }) => void) => {
+        const { pod_metrics } = await listPodSandboxMetrics(ct);
+        for (let i = 0; i < pod_metrics!.length; i += 100) send({ pod_sandbox_metrics: pod_metrics!.slice(i, i + 100) });
       }),
       GetContainerEvents: s((_req: unknown, send: Parameters<typeof containerEvents>[1], ctx) => containerEvents(sb.events, send, ctx.signal)),
     },

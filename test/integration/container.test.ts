@@ -439,5 +439,15 @@ rootOnly('container and pod stats come from the cgroups: CPU, memory, writable l
   t.true(BigInt(ps.linux.memory.working_set_bytes.value) > 0n);
   t.true((await b.client.call('ListPodSandboxStats', {})).stats.some((s: { attributes: { id: string } }) => s.attributes.id === pod.id));
   await expectCode(t, b.client.call('ContainerStats', { container_id: 'f'.repeat(64) }), Status.NOT_FOUND);
+  // The same readings as cAdvisor-named metrics.
+  const descriptors = (await b.client.call('ListMetricDescriptors', {})).descriptors as Array<{ name: string; label_keys: string[] }>;
+  t.true(descriptors.some((d) => d.name === 'container_cpu_usage_seconds_total'));
+  t.true(descriptors.every((d) => d.label_keys.join() === 'id,name,image'));
+  const pm = (await b.client.call('ListPodSandboxMetrics', {})).pod_metrics.find((p: { pod_sandbox_id: string }) => p.pod_sandbox_id === pod.id);
+  const cm = pm.container_metrics.find((c: { container_id: string }) => c.container_id === id);
+  const ws = cm.metrics.find((m: { name: string }) => m.name === 'container_memory_working_set_bytes');
+  t.is(ws.metric_type, 'GAUGE');
+  t.deepEqual(ws.label_values, [id, 'busy', t.context.image]);
+  t.true(BigInt(ws.value.value) > 0n);
   await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
 });
