@@ -2,6 +2,7 @@
 // pod_sandbox_id (full or prefix, as crictl passes truncated ids) and a label selector.
 import { matchesLabels } from '../sandbox/list.js';
 import { toContainer } from './status.js';
+import { inBatches } from '../cri/rpc.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { ContainerFilter__Output } from '../cri/generated/runtime/v1/ContainerFilter.js';
@@ -23,9 +24,7 @@ export function listContainers(deps: ContainerDeps, req: ListContainersRequest__
   return { containers: deps.store.all().filter((r) => containerMatches(r, req.filter)).map(toContainer) };
 }
 
-const BATCH = 100;
-
 export async function streamContainers(deps: ContainerDeps, req: StreamContainersRequest__Output, send: (r: StreamContainersResponse) => void): Promise<void> {
   const items = deps.store.all().filter((r) => containerMatches(r, req.filter)).map(toContainer);
-  for (let i = 0; i < items.length; i += BATCH) send({ containers: items.slice(i, i + BATCH) });
+  for (const containers of inBatches(items)) send({ containers });
 }

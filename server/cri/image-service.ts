@@ -3,7 +3,7 @@
 import { invalidArgument } from '../errors.js';
 import { nowNs } from '../time.js';
 import type { ImageManager } from '../image/index.js';
-import type { ServiceImpl, UnaryImpl, StreamImpl, CallContext } from './rpc.js';
+import { inBatches, type ServiceImpl, type UnaryImpl, type StreamImpl, type CallContext } from './rpc.js';
 import type { DirUsage } from '../fs-usage.js';
 import type { PullImageRequest__Output } from './generated/runtime/v1/PullImageRequest.js';
 import type { PullImageResponse } from './generated/runtime/v1/PullImageResponse.js';
@@ -43,7 +43,7 @@ export function listImages(deps: ImageServiceDeps, req: ListImagesRequest__Outpu
 
 export async function streamImages(deps: ImageServiceDeps, req: StreamImagesRequest__Output, send: (r: StreamImagesResponse) => void): Promise<void> {
   const all = deps.images.list(req.filter);
-  for (let i = 0; i < all.length; i += 100) send({ images: all.slice(i, i + 100) });
+  for (const images of inBatches(all)) send({ images });
 }
 
 export function imageStatus(deps: ImageServiceDeps, req: ImageStatusRequest__Output): ImageStatusResponse {

@@ -92,6 +92,16 @@ export function wrapStream<Req, Res>(service: string, method: string, impl: Stre
   };
 }
 
+/** Items per message of the Stream* list RPCs: many small messages, none near the size limit. */
+export const STREAM_BATCH = 100;
+
+/** The Stream* list RPCs: one list split into messages of STREAM_BATCH items. */
+export function inBatches<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += STREAM_BATCH) out.push(items.slice(i, i + STREAM_BATCH));
+  return out;
+}
+
 export interface ServiceImpl {
   unary: Record<string, UnaryImpl<never, unknown>>;
   stream: Record<string, StreamImpl<never, unknown>>;

@@ -2,7 +2,7 @@
 // thin (validation and work live in the domain modules); anything not listed answers
 // UNIMPLEMENTED naming the RPC (see rpc.ts).
 import type { DaemonServices } from '../daemon.js';
-import type { ServiceImpl, UnaryImpl, StreamImpl } from './rpc.js';
+import { inBatches, type ServiceImpl, type UnaryImpl, type StreamImpl } from './rpc.js';
 import { version } from '../runtime/version.js';
 import { status } from '../runtime/status.js';
 import { runtimeConfig, updateRuntimeConfig } from '../runtime/runtime-config.js';
@@ -79,15 +79,15 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
       StreamContainers: s((req: Parameters<typeof streamContainers>[1], send: Parameters<typeof streamContainers>[2]) => streamContainers(ct, req, send)),
       StreamContainerStats: s(async (req: Parameters<typeof listContainerStats>[1], send: (r: { container_stats: unknown[] }) => void) => {
         const { stats } = await listContainerStats(ct, req);
-        for (let i = 0; i < stats!.length; i += 100) send({ container_stats: stats!.slice(i, i + 100) });
+        for (const container_stats of inBatches(stats!)) send({ container_stats });
       }),
       StreamPodSandboxStats: s(async (req: Parameters<typeof listPodSandboxStats>[1], send: (r: { pod_sandbox_stats: unknown[] }) => void) => {
         const { stats } = await listPodSandboxStats(ct, req);
-        for (let i = 0; i < stats!.length; i += 100) send({ pod_sandbox_stats: stats!.slice(i, i + 100) });
+        for (const pod_sandbox_stats of inBatches(stats!)) send({ pod_sandbox_stats });
       }),
       StreamPodSandboxMetrics: s(async (_req: unknown, send: (r: { pod_sandbox_metrics: unknown[] }) => void) => {
         const { pod_metrics } = await listPodSandboxMetrics(ct);
-        for (let i = 0; i < pod_metrics!.length; i += 100) send({ pod_sandbox_metrics: pod_metrics!.slice(i, i + 100) });
+        for (const pod_sandbox_metrics of inBatches(pod_metrics!)) send({ pod_sandbox_metrics });
       }),
       GetContainerEvents: s((_req: unknown, send: Parameters<typeof containerEvents>[1], ctx) => containerEvents(sb.events, send, ctx.signal)),
     },

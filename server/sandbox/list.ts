@@ -1,6 +1,7 @@
 // ListPodSandbox and StreamPodSandboxes with the CRI filter: id (full or unique
 // prefix, as crictl passes truncated ids), state, and a label selector (all must match).
 import { toPodSandbox } from './status.js';
+import { inBatches } from '../cri/rpc.js';
 import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
 import type { PodSandboxFilter__Output } from '../cri/generated/runtime/v1/PodSandboxFilter.js';
@@ -24,9 +25,7 @@ export function listPodSandbox(deps: SandboxDeps, req: ListPodSandboxRequest__Ou
   return { items: deps.store.list().filter((r) => sandboxMatches(r, req.filter)).map(toPodSandbox) };
 }
 
-const BATCH = 100;
-
 export async function streamPodSandboxes(deps: SandboxDeps, req: StreamPodSandboxesRequest__Output, send: (r: StreamPodSandboxesResponse) => void): Promise<void> {
   const items = deps.store.list().filter((r) => sandboxMatches(r, req.filter)).map(toPodSandbox);
-  for (let i = 0; i < items.length; i += BATCH) send({ pod_sandboxes: items.slice(i, i + BATCH) });
+  for (const pod_sandboxes of inBatches(items)) send({ pod_sandboxes });
 }
