@@ -121,7 +121,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     try {
       const leased = deps.images.leaseLayers(id, image.id);
       const layersTopFirst = leased.layers.map((l) => l.path).reverse();
-      const users = readLayeredUserFiles(layersTopFirst);
+      const users = await readLayeredUserFiles(layersTopFirst);
       const sc = config.linux?.security_context ?? null;
       const choice = seccompChoice(sc ? { seccomp: sc.seccomp, seccomp_profile_path: sc.seccomp_profile_path, privileged: sc.privileged } : null);
       let localhostSeccompProfile: string | undefined;

@@ -64,7 +64,7 @@ test('conmon argv carries the flags berth relies on', (t) => {
   t.true(a.includes('-i') && a.includes('-t') && a.includes('--leave-stdin-open') && a.includes('--syslog=false'));
 });
 
-test('the image passwd is found top-down through layers and symlinks', (t) => {
+test('the image passwd is found top-down through layers and symlinks', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-unit-layers-'));
   try {
     const base = join(dir, 'base');
@@ -76,15 +76,15 @@ test('the image passwd is found top-down through layers and symlinks', (t) => {
     writeFileSync(join(mid, 'etc/passwd.real'), 'app:x:5:5::/:/bin/sh\n');
     symlinkSync('passwd.real', join(mid, 'etc/passwd'));
     writeFileSync(join(top, 'etc/other'), '');
-    t.is(readLayeredFile([top, mid, base], '/etc/passwd'), 'app:x:5:5::/:/bin/sh\n');
-    t.is(readLayeredFile([top, mid, base], '/etc/group'), 'root:x:0:\n');
-    t.is(readLayeredFile([top, mid, base], '/etc/shadow'), null);
-    t.is(readLayeredFile([base], '/etc/passwd'), 'root:x:0:0::/:/bin/sh\n');
+    t.is(await readLayeredFile([top, mid, base], '/etc/passwd'), 'app:x:5:5::/:/bin/sh\n');
+    t.is(await readLayeredFile([top, mid, base], '/etc/group'), 'root:x:0:\n');
+    t.is(await readLayeredFile([top, mid, base], '/etc/shadow'), null);
+    t.is(await readLayeredFile([base], '/etc/passwd'), 'root:x:0:0::/:/bin/sh\n');
     // An absolute symlink stays inside the image.
     const abs = join(dir, 'abs');
     mkdirSync(join(abs, 'etc'), { recursive: true });
     symlinkSync('/etc/group', join(abs, 'etc/passwd'));
-    t.is(readLayeredFile([abs, base], '/etc/passwd'), 'root:x:0:\n');
+    t.is(await readLayeredFile([abs, base], '/etc/passwd'), 'root:x:0:\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
