@@ -3,7 +3,7 @@
 // each on its own socket, directories and CNI bridge, sharing one registry pair on
 // 127.0.0.1. Writes both JSON reports (the README table is generated from them).
 //
-//   npm run conformance:reports [-- --out DIR] [--focus REGEX]     (root; default DIR conformance/reports)
+//   npm run conformance:reports [-- --out DIR] [--focus REGEX] [--runtime containerd|berth]     (root; default DIR conformance/reports)
 //
 // The integration test test/integration/conformance.test.ts uses the same functions.
 import { randomBytes } from 'node:crypto';
@@ -90,10 +90,12 @@ async function main(): Promise<number> {
   try {
     await mkdir(out, { recursive: true });
     let failed = 0;
+    const only = opt('runtime');
     for (const [name, fn] of [
       ['containerd', runAgainstContainerd],
       ['berth', runAgainstBerthd],
     ] as const) {
+      if (only && only !== name) continue;
       console.log(`\n== ${name} ==`);
       const rep = await fn(regs, common);
       console.log(`\n${humanReport(rep)}`);
