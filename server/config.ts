@@ -3,6 +3,7 @@
 // prints the effective result as TOML.
 import { readFileSync, existsSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
+import { isIP } from 'node:net';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { invalidArgument } from './errors.js';
 import { registryConfigFromToml } from './image/registry-config.js';
@@ -32,6 +33,15 @@ export interface ImageSettings {
   registry: Record<string, unknown>;
 }
 
+export interface StreamingSettings {
+  /** Address the exec/attach/port-forward HTTP server listens on (kubelet connects to it). */
+  address: string;
+  /** Its TCP port; 0 picks a free one at each start. */
+  port: number;
+  /** A streaming session with no traffic for this long is closed. */
+  idle_timeout_seconds: number;
+}
+
 export interface BerthConfig {
   /** CRI gRPC socket. */
   socket: string;
@@ -54,6 +64,7 @@ export interface BerthConfig {
   shutdown_timeout_seconds: number;
   /** berth-shims kept started ahead of need (idle memory traded for create latency in bursts). */
   shim_spares: number;
+  streaming: StreamingSettings;
 }
 
 export function defaultConfig(): BerthConfig {
@@ -78,6 +89,7 @@ export function defaultConfig(): BerthConfig {
     image: { max_concurrent_downloads: 3, progress_interval_seconds: 10, registry: {} },
     shutdown_timeout_seconds: 30,
     shim_spares: 1,
+    streaming: { address: '127.0.0.1', port: 0, idle_timeout_seconds: 4 * 3600 },
   };
 }
 
@@ -147,6 +159,9 @@ export function validateConfig(c: BerthConfig): BerthConfig {
   if (!(Number.isInteger(c.shim_spares) && c.shim_spares >= 0 && c.shim_spares <= 16)) throw invalidArgument('config: shim_spares must be an integer from 0 to 16');
   if (!(Number.isInteger(c.image.max_concurrent_downloads) && c.image.max_concurrent_downloads > 0)) throw invalidArgument('config: image.max_concurrent_downloads must be a positive integer');
   if (!(c.image.progress_interval_seconds > 0)) throw invalidArgument('config: image.progress_interval_seconds must be positive');
+  if (isIP(c.streaming.address) === 0) throw invalidArgument('config: streaming.address must be an IP address');
+  if (!(Number.isInteger(c.streaming.port) && c.streaming.port >= 0 && c.streaming.port <= 65535)) throw invalidArgument('config: streaming.port must be an integer from 0 to 65535');
+  if (!(c.streaming.idle_timeout_seconds > 0)) throw invalidArgument('config: streaming.idle_timeout_seconds must be positive');
   registryConfigFromToml(c.image.registry, 'image.registry');
   return c;
 }
@@ -176,12 +191,15 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'list' | 'number
   '--cni-bin-dir': { key: 'cni.bin_dirs', kind: 'list' },
   '--default-runtime': { key: 'default_runtime', kind: 'string' },
   '--shutdown-timeout': { key: 'shutdown_timeout_seconds', kind: 'number' },
+  '--stream-address': { key: 'streaming.address', kind: 'string' },
+  '--stream-port': { key: 'streaming.port', kind: 'number' },
 };
 
 export const USAGE = `usage: berthd [--config FILE] [--print-config]
   [--socket PATH] [--root DIR] [--state DIR] [--log-level error|warn|info|debug]
   [--pod-log-root DIR]... [--cni-conf-dir DIR] [--cni-bin-dir DIR]...
   [--default-runtime NAME] [--shutdown-timeout SECONDS]
+  [--stream-address IP] [--stream-port PORT]
 Defaults are built in; ${DEFAULT_CONFIG_FILE} (if present) overrides them; flags override both.`;
 
 export function parseFlags(argv: readonly string[]): Flags {

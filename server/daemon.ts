@@ -32,6 +32,10 @@ import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
 import { prestartShims, stopShims } from './container/monitor.js';
+import { StreamingServer } from './streaming/server.js';
+import { execStream } from './container/exec-stream.js';
+import { attachStream } from './container/attach.js';
+import { openPodPort } from './sandbox/port-forward.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -48,6 +52,7 @@ export interface DaemonServices {
   sandboxes: SandboxDeps;
   images: ImageManager;
   containers: ContainerDeps;
+  streaming: StreamingServer;
 }
 
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
@@ -91,7 +96,16 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     events: sandboxes.events,
   };
   sandboxes.containers = podContainers(() => containers);
-  const services: DaemonServices = { config, log, db, settings, sandboxes, images, containers };
+  const streaming = await StreamingServer.start(
+    { address: config.streaming.address, port: config.streaming.port, idleTimeoutMs: config.streaming.idle_timeout_seconds * 1000 },
+    {
+      exec: (id, cmd, opts, streams) => execStream(containers, id, cmd, opts, streams),
+      attach: (id, opts, streams) => attachStream(containers, id, opts, streams),
+      openPort: (podId, port, signal) => openPodPort(sandboxes, podId, port, signal),
+    },
+    log.child({ component: 'streaming' }),
+  );
+  const services: DaemonServices = { config, log, db, settings, sandboxes, images, containers, streaming };
   await recoverSandboxes(sandboxes);
   const exitsWatcher = watchExits(containers);
   await recoverContainers(containers);
@@ -112,7 +126,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   await restrictSocket(config.socket);
   const adminSocket = join(config.state, 'admin.sock');
   const admin = await startAdminServer(adminSocket, { images, log: log.child({ component: 'admin' }) });
-  log.info('berthd serving CRI', { socket: config.socket, root: config.root, state: config.state, sandboxes: sandboxes.store.ids().length });
+  log.info('berthd serving CRI', { socket: config.socket, root: config.root, state: config.state, streaming: streaming.baseUrl, sandboxes: sandboxes.store.ids().length });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -124,6 +138,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         listener.close();
         admin.close();
         admin.closeAllConnections();
+        await streaming.close();
         exitsWatcher.close();
         stopShims();
         // Long-lived event streams end now; unary calls in flight may finish.

@@ -23,6 +23,7 @@ import { listContainers, streamContainers } from '../container/list.js';
 import { execSync } from '../container/exec-sync.js';
 import { updateContainerResources } from '../container/update.js';
 import { reopenContainerLog } from '../container/reopen-log.js';
+import { exec, attach, portForward } from '../streaming/requests.js';
 
 /** Frequent read-only polls: logged at debug level. */
 export const QUIET_METHODS: ReadonlySet<string> = new Set([
@@ -65,6 +66,9 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl {
       ContainerStatus: u((req: Parameters<typeof containerStatus>[1]) => containerStatus(ct, req)),
       ListContainers: u((req: Parameters<typeof listContainers>[1]) => listContainers(ct, req)),
       ExecSync: u((req: Parameters<typeof execSync>[1]) => execSync(ct, req)),
+      Exec: u(async (req: Parameters<typeof exec>[1]) => exec({ containers: ct, streaming: svc.streaming }, req)),
+      Attach: u(async (req: Parameters<typeof attach>[1]) => attach({ containers: ct, streaming: svc.streaming }, req)),
+      PortForward: u(async (req: Parameters<typeof portForward>[1]) => portForward({ containers: ct, streaming: svc.streaming }, req)),
       UpdateContainerResources: u((req: Parameters<typeof updateContainerResources>[1], ctx) => updateContainerResources(ct, req, ctx)),
       ReopenContainerLog: u((req: Parameters<typeof reopenContainerLog>[1]) => reopenContainerLog(ct, req)),
       ContainerStats: u((req: Parameters<typeof containerStats>[1]) => containerStats(ct, req)),
