@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// berth-shim: spawned by berthd once per container with a JSON job (shim/job.ts) on stdin.
-// Mounts the overlay rootfs, writes the OCI bundle, starts conmon (which runs `runtime
-// create` and stays with the container), waits for the container pid, prints one JSON
-// line and exits. Any failure undoes what the shim did. Imports stay minimal: Node's
-// start-up is on the pod-to-running path.
+// berth-shim: short-lived, started by berthd; jobs (shim/job.ts) arrive on stdin as JSON
+// lines `{"seq":N,"job":{...}}`. Per job it mounts the overlay rootfs, writes the OCI
+// bundle, starts conmon (which runs `runtime create` and stays with the container, detached
+// from us), waits for the container pid and answers `{"seq":N,"result":{...}}`. Any
+// failure undoes what that job did. Jobs that arrive while a shim is alive run in it, side
+// by side: a burst of CreateContainers pays for Node's start-up once, not once per
+// container. The shim exits when berthd closes its stdin and its jobs are done; nothing of
+// a container depends on it afterwards. Imports stay minimal: start-up is on the
+// pod-to-running path.
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import type { ShimErrorKind, ShimJob, ShimResult } from './job.js';
@@ -34,8 +38,8 @@ async function runJob(job: ShimJob): Promise<ShimResult> {
     timings[name] = Math.round((now - mark) * 10) / 10;
     mark = now;
   };
-  // For a spare shim this includes the wait for its job.
-  timings.since_spawn = Math.round(performance.now());
+  // How long this shim process has been up (0-ish: it was started for this job).
+  timings.shim_uptime = Math.round(performance.now());
   try {
     mkdirSync(job.bundle, { recursive: true, mode: 0o700 });
     undo.push(() => rmSync(job.bundle, { recursive: true, force: true }));
@@ -78,17 +82,51 @@ async function runJob(job: ShimJob): Promise<ShimResult> {
   }
 }
 
-async function main(): Promise<void> {
-  const input = readFileSync(0, 'utf8');
-  let job: ShimJob;
-  try {
-    job = JSON.parse(input) as ShimJob;
-  } catch (e) {
-    process.stdout.write(JSON.stringify({ ok: false, kind: 'InvalidArgument', message: `bad job: ${(e as Error).message}` }) + '\n');
-    process.exit(2);
-  }
-  const result = await runJob(job);
-  process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(result.ok ? 0 : 1));
+let inFlight = 0;
+let inputEnded = false;
+
+function exitWhenIdle(): void {
+  if (inputEnded && inFlight === 0) process.stdout.write('', () => process.exit(0));
 }
 
-void main();
+function reply(seq: unknown, result: ShimResult): void {
+  process.stdout.write(JSON.stringify({ seq, result }) + '\n');
+}
+
+function onLine(line: string): void {
+  if (!line.trim()) return;
+  let msg: { seq?: unknown; job?: ShimJob };
+  try {
+    msg = JSON.parse(line) as typeof msg;
+    if (typeof msg.seq !== 'number' || typeof msg.job !== 'object' || msg.job === null) throw new Error('expected {"seq":N,"job":{...}}');
+  } catch (e) {
+    reply(null, { ok: false, kind: 'InvalidArgument', message: `bad job: ${(e as Error).message}` });
+    return;
+  }
+  inFlight++;
+  void runJob(msg.job).then((result) => {
+    reply(msg.seq, result);
+    inFlight--;
+    exitWhenIdle();
+  });
+}
+
+function main(): void {
+  let buf = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  process.stdin.on('end', () => {
+    if (buf) onLine(buf);
+    inputEnded = true;
+    exitWhenIdle();
+  });
+}
+
+main();

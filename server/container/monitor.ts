@@ -17,98 +17,153 @@ export const SHIM = fileURLToPath(new URL('../../shim/main.js', import.meta.url)
 export const CONMON = '/usr/bin/conmon';
 
 type ShimChild = ChildProcessWithoutNullStreams;
+type ShimStarted = { pid: number; conmonPid: number; timings?: Record<string, number> };
+
+/** Jobs one berth-shim runs side by side before another is started. */
+const SHIM_MAX_JOBS = 16;
+/** A shim beyond the wanted spares exits after this long without a job. */
+const SHIM_LINGER_MS = 2000;
 
 /**
- * berth-shims started ahead of need: Node's start-up (100-200 ms of CPU on a busy 2-core
- * node) is then off the CreateContainer path. A spare has loaded its modules and waits for
- * its job on stdin; it is still one short-lived process per container. Spares are refilled
- * only once no shim job is in flight, so a burst of creates does not also pay for new
- * spares while it runs. A spare whose berthd dies reads EOF, fails to parse a job and exits.
+ * One berth-shim process and the jobs it is running. Jobs go out as JSON lines with a
+ * sequence number and come back the same way, so one shim serves a burst of creates and
+ * Node's start-up (100-200 ms of CPU on a busy 2-core node) is paid once per shim, not
+ * once per container. When it dies, every job still in it fails (berthd's create path
+ * cleans those up).
  */
-const spares: ShimChild[] = [];
-let sparesWanted = 0;
-let jobsInFlight = 0;
+class Shim {
+  readonly child: ShimChild;
+  readonly pending = new Map<number, { resolve: (r: ShimStarted) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly startedAt = Date.now();
+  closing = false;
+  lingerTimer?: NodeJS.Timeout;
+  private out = '';
+  private err = '';
 
-function spawnShim(): ShimChild {
-  const child = spawn(process.execPath, [SHIM], { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.on('error', () => undefined);
-  child.stdin.on('error', () => undefined);
-  return child;
-}
-
-function refillSpares(): void {
-  if (jobsInFlight > 0) return;
-  while (spares.length < sparesWanted) {
-    const child = spawnShim();
-    spares.push(child);
-    child.once('exit', () => {
-      const i = spares.indexOf(child);
-      if (i >= 0) spares.splice(i, 1);
+  constructor(onGone: (s: Shim) => void) {
+    this.child = spawn(process.execPath, [SHIM], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.on('error', (e) => this.failAll(`cannot run berth-shim: ${e.message}`));
+    this.child.stdin.on('error', () => undefined);
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => {
+      this.out += chunk;
+      let nl: number;
+      while ((nl = this.out.indexOf('\n')) >= 0) {
+        this.onLine(this.out.slice(0, nl));
+        this.out = this.out.slice(nl + 1);
+      }
     });
+    this.child.stderr.on('data', (b: Buffer) => (this.err = (this.err + b.toString()).slice(-4096)));
+    this.child.on('close', (code, signal) => {
+      clearTimeout(this.lingerTimer);
+      this.failAll(`berth-shim ended (${signal ?? code}) without a result: ${this.err.trim()}`);
+      onGone(this);
+    });
+  }
+
+  get usable(): boolean {
+    return !this.closing && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  run(seq: number, job: ShimJob, timeoutMs: number): Promise<ShimStarted> {
+    clearTimeout(this.lingerTimer);
+    return new Promise((resolve, reject) => {
+      // A job that hangs takes its shim (and the jobs beside it) down; they all fail.
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      this.pending.set(seq, { resolve, reject, timer });
+      this.child.stdin.write(JSON.stringify({ seq, job }) + '\n');
+    });
+  }
+
+  /** No more jobs: the shim exits once the ones it has are done. */
+  close(): void {
+    this.closing = true;
+    this.child.stdin.end();
+  }
+
+  private onLine(line: string): void {
+    let msg: { seq?: number; result?: ShimResult };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      return; // not ours (a stray write); the job's timeout still holds
+    }
+    const p = msg.seq === undefined || msg.seq === null ? undefined : this.pending.get(msg.seq);
+    const res = msg.result;
+    if (!p || !res) return;
+    this.pending.delete(msg.seq!);
+    clearTimeout(p.timer);
+    if (res.ok) p.resolve({ pid: res.pid, conmonPid: res.conmonPid, ...(res.timings ? { timings: res.timings } : {}) });
+    else p.reject(new BerthError(res.kind as ErrorKind, res.message));
+  }
+
+  private failAll(message: string): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(internal(message));
+    }
+    this.pending.clear();
   }
 }
 
-/** Keeps `count` berth-shims ready for the next CreateContainers (berthd calls this once at start). */
+const shims: Shim[] = [];
+let sparesWanted = 0;
+let nextSeq = 1;
+
+function shimGone(s: Shim): void {
+  const i = shims.indexOf(s);
+  if (i >= 0) shims.splice(i, 1);
+  // A spare that died (not one we closed) is replaced, unless shims die right at start.
+  if (!s.closing && Date.now() - s.startedAt > 1000) setImmediate(refillSpares);
+}
+
+function refillSpares(): void {
+  while (shims.filter((s) => s.usable).length < sparesWanted) shims.push(new Shim(shimGone));
+}
+
+function pickShim(): Shim {
+  const s = shims.find((x) => x.usable && x.pending.size < SHIM_MAX_JOBS);
+  if (s) return s;
+  const fresh = new Shim(shimGone);
+  shims.push(fresh);
+  return fresh;
+}
+
+/** After a job: an idle shim beyond the wanted spares lingers briefly (the burst may go on), then exits. */
+function jobDone(s: Shim): void {
+  if (s.pending.size > 0 || !s.usable) return;
+  clearTimeout(s.lingerTimer);
+  s.lingerTimer = setTimeout(() => {
+    const idle = shims.filter((x) => x.usable && x.pending.size === 0);
+    if (s.pending.size === 0 && s.usable && idle.length > sparesWanted) s.close();
+  }, SHIM_LINGER_MS);
+  s.lingerTimer.unref();
+}
+
+/** Keeps `count` berth-shims started ahead of need (berthd calls this once at start). */
 export function prestartShims(count = 1): void {
   sparesWanted = count;
   refillSpares();
 }
 
-/** Ends the spare shims (berthd shutting down); they are ours, killed by their pids. */
+/** berthd shutting down: idle shims (ours) are killed by their pids; busy ones finish their jobs and exit. */
 export function stopShims(): void {
   sparesWanted = 0;
-  for (const s of spares.splice(0)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
-}
-
-function takeShim(): ShimChild {
-  jobsInFlight++;
-  while (spares.length) {
-    const s = spares.shift()!;
-    if (s.exitCode === null && s.signalCode === null) return s;
+  for (const s of [...shims]) {
+    clearTimeout(s.lingerTimer);
+    if (s.pending.size === 0 && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+    else s.close();
   }
-  return spawnShim();
 }
 
-function jobDone(): void {
-  jobsInFlight--;
-  if (jobsInFlight === 0) setImmediate(refillSpares);
-}
-
-/** Runs berth-shim with the job and returns the container and conmon pids (typed errors otherwise). */
-export function runShim(job: ShimJob, timeoutMs = 120_000): Promise<{ pid: number; conmonPid: number; timings?: Record<string, number> }> {
-  return new Promise((resolve, reject) => {
-    const child = takeShim();
-    child.removeAllListeners('exit');
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    let finished = false;
-    const finish = () => {
-      clearTimeout(timer);
-      if (!finished) jobDone();
-      finished = true;
-    };
-    child.on('error', (e) => {
-      finish();
-      reject(internal(`cannot run berth-shim: ${e.message}`, e));
-    });
-    child.on('close', (code, signal) => {
-      finish();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      let res: ShimResult | undefined;
-      try {
-        res = line ? (JSON.parse(line) as ShimResult) : undefined;
-      } catch {
-        res = undefined;
-      }
-      if (!res) return reject(internal(`berth-shim ended (${signal ?? code}) without a result: ${err.trim() || out.trim()}`));
-      if (res.ok) resolve({ pid: res.pid, conmonPid: res.conmonPid, ...(res.timings ? { timings: res.timings } : {}) });
-      else reject(new BerthError(res.kind as ErrorKind, res.message));
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+/** Runs a job in a berth-shim and returns the container and conmon pids (typed errors otherwise). */
+export async function runShim(job: ShimJob, timeoutMs = 120_000): Promise<ShimStarted> {
+  const s = pickShim();
+  try {
+    return await s.run(nextSeq++, job, timeoutMs);
+  } finally {
+    jobDone(s);
+  }
 }
 
 const rt = (h: RuntimeHandle, ...args: string[]) => [`--root=${h.root}`, ...args];
