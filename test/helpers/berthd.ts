@@ -155,6 +155,19 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
   return t;
 }
 
+/** End of a test file: removes every pod through berthd (so conmon, mounts and cgroups go too), then cleans up. */
+export async function removePodsAndCleanup(b: TestBerthd | undefined): Promise<void> {
+  if (!b) return;
+  try {
+    if (b.proc.exitCode === null && b.proc.signalCode === null) {
+      for (const p of (await b.client.call('ListPodSandbox', {})).items) await b.client.call('RemovePodSandbox', { pod_sandbox_id: p.id });
+    }
+  } catch {
+    /* berthd is gone: cleanup() below */
+  }
+  await b.cleanup();
+}
+
 /** A minimal valid PodSandboxConfig for tests. */
 export function podConfig(t: Pick<TestBerthd, 'logRoot'>, name: string, extra: Record<string, unknown> = {}) {
   const uid = randomBytes(8).toString('hex');

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { startBerthd, podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
+import { startBerthd, podConfig, isRoot, removePodsAndCleanup, type TestBerthd } from '../helpers/berthd.js';
+import { expectCode } from '../helpers/grpc-assert.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
 import { mountPoints } from '../../server/mounts.js';
@@ -52,35 +53,11 @@ test.before(async (t) => {
   await t.context.b.client.call('PullImage', { image: { image: t.context.appImage } }, { service: 'image' });
 });
 test.after.always(async (t) => {
-  const b = t.context.b;
-  if (b) {
-    // Remove whatever a failed test left, through berthd, so conmon and mounts go too.
-    try {
-      if (b.proc.exitCode === null && b.proc.signalCode === null) {
-        for (const p of (await b.client.call('ListPodSandbox', {})).items) await b.client.call('RemovePodSandbox', { pod_sandbox_id: p.id });
-      }
-    } catch {
-      /* berthd is gone: cleanup below */
-    }
-    await b.cleanup();
-  }
+  await removePodsAndCleanup(t.context.b);
   await t.context.reg?.stop();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function expectCode(t: ExecutionContext<Ctx>, p: Promise<unknown>, code: Status, re?: RegExp): Promise<string> {
-  try {
-    await p;
-    t.fail(`expected ${Status[code]}, got OK`);
-    return '';
-  } catch (e) {
-    const err = e as { code: number; details: string };
-    t.is(Status[err.code], Status[code], err.details);
-    if (re) t.regex(err.details, re);
-    return err.details;
-  }
-}
 
 function cgroupParent(): string {
   return `/berth-test-${randomBytes(4).toString("hex")}`;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { startBerthd, podConfig, isRoot, nsMounted, type TestBerthd } from '../helpers/berthd.js';
+import { expectCode } from '../helpers/grpc-assert.js';
 import { run } from '../../server/exec.js';
 
 const test = anyTest as TestFn<{ b: TestBerthd }>;
@@ -23,17 +24,6 @@ test.after.always(async (t) => {
 async function vethsOn(bridge: string): Promise<string[]> {
   const out = (await run('ip', ['-o', 'link', 'show', 'master', bridge], { allowFailure: true })).stdout;
   return out.split('\n').filter(Boolean);
-}
-
-async function expectCode(t: { is: (a: unknown, b: unknown, m?: string) => void; truthy: (a: unknown, m?: string) => void }, p: Promise<unknown>, code: Status, re?: RegExp) {
-  try {
-    await p;
-    t.is('resolved', `rejected with ${Status[code]}`);
-  } catch (e) {
-    const err = e as { code: number; details: string };
-    t.is(Status[err.code], Status[code], err.details);
-    if (re) t.truthy(re.test(err.details), `message "${err.details}" should match ${re}`);
-  }
 }
 
 rootOnly('Version, Status and RuntimeConfig describe berth', async (t) => {

@@ -4,7 +4,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { startBerthd, podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
+import { startBerthd, podConfig, isRoot, removePodsAndCleanup, type TestBerthd } from '../helpers/berthd.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
 
@@ -26,15 +26,7 @@ test.before(async (t) => {
   await t.context.b.client.call('PullImage', { image: { image: t.context.image } }, { service: 'image' });
 });
 test.after.always(async (t) => {
-  const b = t.context.b;
-  if (b) {
-    try {
-      for (const p of (await b.client.call('ListPodSandbox', {})).items) await b.client.call('RemovePodSandbox', { pod_sandbox_id: p.id });
-    } catch {
-      /* berthd is gone: cleanup below */
-    }
-    await b.cleanup();
-  }
+  await removePodsAndCleanup(t.context.b);
   await t.context.reg?.stop();
 });
 

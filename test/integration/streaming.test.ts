@@ -6,7 +6,8 @@ import anyTest, { type TestFn, type ExecutionContext } from 'ava';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { startBerthd, podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
+import { startBerthd, podConfig, isRoot, removePodsAndCleanup, type TestBerthd } from '../helpers/berthd.js';
+import { expectCode } from '../helpers/grpc-assert.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
 import { connectChannels, type ChannelConn } from '../../conformance/websocket.js';
@@ -43,31 +44,11 @@ test.before(async (t) => {
 test.after.always(async (t) => {
   const b = t.context.b;
   if (b && b.proc.exitCode !== null) console.log(`berthd exited ${b.proc.exitCode}:\n${b.stderr().split('\n').filter((l) => !l.startsWith('{')).join('\n')}`);
-  if (b) {
-    try {
-      if (b.proc.exitCode === null && b.proc.signalCode === null) {
-        for (const p of (await b.client.call('ListPodSandbox', {})).items) await b.client.call('RemovePodSandbox', { pod_sandbox_id: p.id });
-      }
-    } catch {
-      /* berthd is gone: cleanup below */
-    }
-    await b.cleanup();
-  }
+  await removePodsAndCleanup(b);
   await t.context.reg?.stop();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function expectCode(t: ExecutionContext<Ctx>, p: Promise<unknown>, code: Status, re?: RegExp): Promise<void> {
-  try {
-    await p;
-    t.fail(`expected ${Status[code]}, got OK`);
-  } catch (e) {
-    const err = e as { code: number; details: string };
-    t.is(Status[err.code], Status[code], err.details);
-    if (re) t.regex(err.details, re);
-  }
-}
 
 async function runPod(t: ExecutionContext<Ctx>, name: string, extra: Record<string, unknown> = {}) {
   const b = t.context.b;
