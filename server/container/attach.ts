@@ -76,9 +76,23 @@ export async function attachStream(deps: ContainerDeps, containerId: string, opt
     if (streams.resize.last) onResize(streams.resize.last);
   }
 
+  // Errors after the connect end the session (below); a later one must not go unheard.
+  sock.on('error', () => undefined);
   const wantsStdin = opts.stdin && rec.config.stdin && streams.stdin !== undefined;
-  const onInput = (b: Buffer) => sock.write(b);
-  const onInputEnd = () => sock.end();
+  const onInput = (b: Buffer) => {
+    try {
+      sock.write(b);
+    } catch {
+      /* conmon closed the socket: the session is ending */
+    }
+  };
+  const onInputEnd = () => {
+    try {
+      sock.end();
+    } catch {
+      /* already closed */
+    }
+  };
   if (wantsStdin) {
     streams.stdin!.on('data', onInput);
     streams.stdin!.once('end', onInputEnd);

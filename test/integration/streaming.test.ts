@@ -333,3 +333,37 @@ rootOnly('port forward over SPDY: an HTTP request through two connections, and a
   t.regex(refused.error, /error forwarding port 9/);
   conn.destroy();
 });
+
+rootOnly('hang-ups and exits mid-session: berthd stays up, the session ends', async (t) => {
+  const b = t.context.b;
+  const pod = await runPod(t, 'stream-hangups');
+  const c = await startContainer(t, pod, 'main', ['sh', '-c', 'while read line; do echo "$line"; done'], { stdin: true });
+  // A SPDY exec whose client vanishes mid-command.
+  const { url } = await b.client.call('Exec', { container_id: c, cmd: ['sleep', '4242'], stdin: true, stdout: true, stderr: true });
+  const ex = await spdyExec(url, ['error', 'stdin', 'stdout', 'stderr']);
+  ex.streams.stdin!.write('x');
+  await sleep(300);
+  ex.conn.destroy();
+  const sleeping = async () => (await b.client.call('ExecSync', { container_id: c, cmd: ['ps', '-o', 'args'], timeout: 10 })).stdout.toString().includes('sleep 4242');
+  let gone = false;
+  for (let i = 0; i < 30 && !gone; i++) {
+    await sleep(100);
+    gone = !(await sleeping());
+  }
+  t.true(gone, 'the exec’d sleep was killed with its client');
+  // An attach that is still open when the container ends: the session finishes with success.
+  const { url: aurl } = await b.client.call('Attach', { container_id: c, stdin: true, stdout: true, stderr: true });
+  const at = await spdyExec(aurl, ['error', 'stdin', 'stdout', 'stderr']);
+  const status = readAll(at.streams.error!);
+  for (let i = 0; i < 20; i++) {
+    at.streams.stdin!.write('tick\n');
+    await sleep(50);
+  }
+  await b.client.call('StopContainer', { container_id: c, timeout: 1 });
+  t.is(JSON.parse((await status).toString()).status, 'Success');
+  at.conn.destroy();
+  // berthd is still serving.
+  await sleep(300);
+  t.is(b.proc.exitCode, null);
+  t.is((await b.client.call('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers.length, 1);
+});
