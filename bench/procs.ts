@@ -74,6 +74,17 @@ export function pssKiB(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** Memory only this process has (Private_Clean + Private_Dirty, KiB; 0 if it is gone):
+ *  what a helper adds beyond the pages it shares, e.g. a node helper's binary and
+ *  libraries, which the daemon's RSS already holds. */
+export function privateKiB(pid: number): number {
+  const s = read(`/proc/${pid}/smaps_rollup`);
+  if (!s) return 0;
+  let n = 0;
+  for (const m of s.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) n += Number(m[1]);
+  return n;
+}
+
 function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const s = read(`/proc/${pid}/status`);
   const m = s?.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
