@@ -21,10 +21,13 @@ export interface DecompressedStream {
   destroy(): void;
 }
 
-const READ_CHUNK = 1 << 20;
+/** Reads of a stored blob and pieces of decompressed output: the size of a socket read,
+ *  so the buffers a pull churns through are alike and the allocator reuses them instead
+ *  of growing the heap around differently sized ones. */
+const CHUNK = 64 << 10;
 
 export function openDecompressed(file: string, zstdBinary = 'zstd'): Promise<DecompressedStream> {
-  return decompress(createReadStream(file, { highWaterMark: READ_CHUNK }), zstdBinary);
+  return decompress(createReadStream(file, { highWaterMark: CHUNK }), zstdBinary);
 }
 
 /** Reads until it has the first 4 bytes, and gives them back in front of the rest. */
@@ -83,7 +86,7 @@ export async function decompress(source: AsyncIterable<Buffer>, zstdBinary = 'zs
     return { compression, chunks: withSourceErrors(input, (e) => e), finished: async () => {}, destroy: () => input.destroy() };
   }
   if (compression === 'gzip') {
-    const gunzip = createGunzip({ chunkSize: 256 << 10 });
+    const gunzip = createGunzip({ chunkSize: CHUNK });
     const done = pipeline(input, gunzip);
     done.catch(() => {});
     return {

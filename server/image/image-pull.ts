@@ -294,27 +294,14 @@ async function streamLayer(ctx: ImageContext, repo: Repository, desc: Descriptor
         try {
           writer = await ctx.content.writer(desc.digest, desc.size);
           const w = writer;
-          // Socket reads are small (~16-64 KiB); hand the content store and the
-          // decompressor fewer, larger pieces (one write and one inflate call per MiB).
+          // Each socket read goes to the content store (which gathers reads into one
+          // writev) and to the decompressor as it is, without copying: same-sized
+          // short-lived buffers are what keeps berthd's heap from growing during a pull.
           const tee = (async function* () {
-            let batch: Buffer[] = [];
-            let batched = 0;
             for await (const chunk of body) {
               progress.done += (chunk as Buffer).length;
-              batch.push(chunk as Buffer);
-              batched += (chunk as Buffer).length;
-              if (batched >= 1 << 20) {
-                const piece = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-                batch = [];
-                batched = 0;
-                await w.write(piece);
-                yield piece;
-              }
-            }
-            if (batched > 0) {
-              const piece = Buffer.concat(batch, batched);
-              await w.write(piece);
-              yield piece;
+              await w.write(chunk as Buffer);
+              yield chunk as Buffer;
             }
           })();
           return await ctx.layers.unpack(chainId, () => decompress(tee, ctx.layers.tools?.zstd), diffId, sig, () => w.commit());
