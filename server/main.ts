@@ -1,10 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // berthd: the berth CRI daemon. Flags and config → logger → daemon; SIGTERM/SIGINT stop
-// it gracefully (pods and containers keep running).
+// it gracefully (pods and containers keep running). The `#!` line carries the node flags
+// of server/node-flags.ts (BERTHD_NODE_FLAGS); keep the two equal.
 import { loadConfig, printConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
 import { startDaemon } from './daemon.js';
 import { BerthError } from './errors.js';
+import { BERTHD_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -19,6 +21,13 @@ async function main(): Promise<number> {
   }
   const log = createLogger(config.log_level);
   if (process.getuid && process.getuid() !== 0) log.warn('berthd is not running as root: namespaces, mounts and cgroups will fail');
+  const missing = missingNodeFlags();
+  if (missing.length > 0) {
+    log.warn('berthd runs without its node flags: image pulls will take more memory and CPU', {
+      missing,
+      hint: `start it as berthd (its #! line has them) or as node ${BERTHD_NODE_FLAGS.join(' ')} ${process.argv[1] ?? 'main.js'}`,
+    });
+  }
   const daemon = await startDaemon(config, log.child({ component: 'berthd' }));
   log.info('configuration', { file: file ?? '(embedded defaults)' });
   await new Promise<void>((resolve) => {

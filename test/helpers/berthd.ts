@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { criClient, type CriClient } from '../../conformance/client.js';
 import { run } from '../../server/exec.js';
 import { unmountAll } from '../../server/mounts.js';
+import { BERTHD_NODE_FLAGS } from '../../server/node-flags.js';
 
 export const BERTHD = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 export const TEST_PREFIX = '/tmp/berth-test-';
@@ -102,6 +103,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
     args: opts.args ?? [],
     async start() {
       const args = [
+        ...BERTHD_NODE_FLAGS, // what berthd's #! line gives it
         BERTHD,
         '--config', join(dir, 'none.toml'),
         '--socket', t.socket,

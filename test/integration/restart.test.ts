@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { status as Status } from '@grpc/grpc-js';
 import { startBerthd, podConfig, isRoot, nsMounted, BERTHD, type TestBerthd } from '../helpers/berthd.js';
 import { run } from '../../server/exec.js';
+import { BERTHD_NODE_FLAGS } from '../../server/node-flags.js';
 
 const test = anyTest as TestFn<{ b: TestBerthd }>;
 const rootOnly = isRoot() ? test.serial : test.serial.skip;
@@ -66,7 +67,7 @@ rootOnly('a pod stopped before a crash can be removed after it', async (t) => {
 
 rootOnly('a second berthd on a live socket is refused with a clear message', async (t) => {
   const b = t.context.b;
-  const second = spawn(process.execPath, [BERTHD, '--socket', b.socket, '--root', `${b.dir}/root2`, '--state', `${b.dir}/state2`, '--pod-log-root', b.logRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const second = spawn(process.execPath, [...BERTHD_NODE_FLAGS, BERTHD, '--socket', b.socket, '--root', `${b.dir}/root2`, '--state', `${b.dir}/state2`, '--pod-log-root', b.logRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   second.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((r) => second.once('exit', (c) => r(c)));
