@@ -18,7 +18,7 @@ import { containerCgroupPath, cgroupfsParent } from '../../shim/cgroups/paths.js
 import type { OciImageConfig } from '../../shim/oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
 import { runtimeHandle, handlerProblem } from './handlers.js';
-import { runShim, CONMON } from './monitor.js';
+import { runShim, settleOrphanedCreate, CONMON, SHIM_DIED } from './monitor.js';
 import { readLayeredUserFiles } from './user-files.js';
 import { cleanupContainer } from './remove.js';
 import { containerEvent } from './status.js';
@@ -218,6 +218,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     } catch (e) {
       ctx.log.warn('container creation failed; rolling back', { container_id: id, error: (e as Error).message });
       try {
+        if ((e as Error).message.startsWith(SHIM_DIED)) rec.conmonPid = await settleOrphanedCreate(rec.paths.bundle, id);
         await cleanupContainer(deps, rec);
         deps.store.delete(id);
       } catch (cleanupErr) {

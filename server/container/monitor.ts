@@ -56,7 +56,7 @@ class Shim {
     this.child.stderr.on('data', (b: Buffer) => (this.err = (this.err + b.toString()).slice(-4096)));
     this.child.on('close', (code, signal) => {
       clearTimeout(this.lingerTimer);
-      this.failAll(`berth-shim ended (${signal ?? code}) without a result: ${this.err.trim()}`);
+      this.failAll(`${SHIM_DIED} (${signal ?? code}) without a result: ${this.err.trim()}`);
       onGone(this);
     });
   }
@@ -104,6 +104,28 @@ class Shim {
     }
     this.pending.clear();
   }
+}
+
+/** How the failure of a job whose shim died begins (create.ts settles such a create before rolling back). */
+export const SHIM_DIED = 'berth-shim ended';
+
+/**
+ * After a shim died in the middle of a job, conmon (already detached from it) may still be
+ * running `runtime create`. Waits, at most `ms`, until that create is over — the container's
+ * pid file is written, or conmon is gone — and returns conmon's pid (0 when it never
+ * started), so the rollback deletes a container that exists instead of racing its creation.
+ */
+export async function settleOrphanedCreate(bundle: string, id: string, ms = 10_000): Promise<number> {
+  const start = Date.now();
+  let conmon = 0;
+  while (Date.now() - start < ms) {
+    if (!conmon) conmon = Number((await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')).trim()) || 0;
+    if (conmon && !(await conmonAlive(conmon, id))) break;
+    if (conmon && (await stat(join(bundle, 'pidfile')).then(() => true, () => false))) break;
+    if (!conmon && Date.now() - start > 1000) break; // conmon was never started
+    await sleep(25);
+  }
+  return conmon;
 }
 
 const shims: Shim[] = [];
