@@ -21,6 +21,10 @@ import type { CommandResult, CommandStreams, StreamOptions } from '../streaming/
 
 /** How long output may still arrive after the exec'd process ended (grandchildren holding the pipe). */
 const DRAIN_MS = 2000;
+/** With a tty: output still arriving after the exit is awaited until quiet this long… */
+const TTY_QUIET_MS = 100;
+/** …but no longer than this. */
+const TTY_DRAIN_MAX_MS = 1000;
 
 export function runningContainer(deps: ContainerDeps, containerId: string): ContainerRecord {
   const id = deps.store.resolve(containerId);
@@ -98,7 +102,9 @@ async function execTty(runtime: string, args: string[], streams: CommandStreams)
   };
   streams.resize.on('resize', onResize);
   const out = streams.stdout;
+  let lastData = Date.now();
   term.onData((d: string | Buffer) => {
+    lastData = Date.now();
     if (!out || out.destroyed) return;
     if (!out.write(typeof d === 'string' ? Buffer.from(d) : d)) {
       term.pause();
@@ -108,7 +114,12 @@ async function execTty(runtime: string, args: string[], streams: CommandStreams)
   const onInput = (b: Buffer) => term.write(b as unknown as string);
   streams.stdin?.on('data', onInput);
   try {
-    return await new Promise<number>((resolve) => term.onExit(({ exitCode, signal }) => resolve(signal ? 128 + signal : exitCode)));
+    const code = await new Promise<number>((resolve) => term.onExit(({ exitCode, signal }) => resolve(signal ? 128 + signal : exitCode)));
+    // The exit can be reported before the last output was read off the terminal: wait
+    // until it has been quiet for a moment (bounded), so the tail of the output is kept.
+    const exitedAt = Date.now();
+    while (Date.now() - Math.max(lastData, exitedAt) < TTY_QUIET_MS && Date.now() - exitedAt < TTY_DRAIN_MAX_MS) await new Promise((r) => setTimeout(r, 20));
+    return code;
   } finally {
     streams.resize.off('resize', onResize);
     streams.stdin?.off('data', onInput);
