@@ -1,7 +1,7 @@
 // Runs after the whole suite: proves that the tests left nothing behind on the host —
 // no mounts, network namespaces, test bridges or veths, cgroups, processes or temp dirs.
 // Exits non-zero with a list of what remains.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { run } from '../server/exec.js';
 import { mountPoints } from '../server/mounts.js';
 
@@ -51,8 +51,28 @@ export async function findLeftovers(): Promise<string[]> {
   return found;
 }
 
+// `--before FILE` records what already exists before the suite runs (an earlier run killed
+// hard, a bench stopped by SIGKILL): that is not this suite's doing, so the final check
+// (`--since FILE`) reports it as a warning and fails only on what the suite added.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const left = await findLeftovers();
+  const [flag, file] = process.argv.slice(2);
+  const now = await findLeftovers();
+  if (flag === '--before' && file) {
+    await writeFile(file, JSON.stringify(now));
+    if (now.length) console.warn(`leftovers: ${now.length} thing(s) already on the host before the suite ran (not counted):\n  ${now.join('\n  ')}`);
+    process.exit(0);
+  }
+  let before = new Set<string>();
+  if (flag === '--since' && file) {
+    try {
+      before = new Set(JSON.parse(await readFile(file, 'utf8')) as string[]);
+    } catch {
+      /* no record: everything counts */
+    }
+  }
+  const left = now.filter((x) => !before.has(x));
+  const old = now.filter((x) => before.has(x));
+  if (old.length) console.warn(`leftovers: ${old.length} thing(s) were there before the suite ran and still are (not counted):\n  ${old.join('\n  ')}`);
   if (left.length) {
     console.error(`leftovers: the test suite left ${left.length} thing(s) behind:\n  ${left.join('\n  ')}`);
     process.exit(1);
