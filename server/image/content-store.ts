@@ -7,34 +7,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, failedPrecondition, internal, resourceExhausted } from '../errors.js';
 import { Digester, digestAlgorithm, digestHex } from './digest.js';
-
 import { abortError } from './http.js';
+import { writevAll } from './writev.js';
 
 /** Bytes a blob writer may hold for the disk: bounds berthd's memory per download. */
 const WRITE_BACKLOG = 2 << 20;
 /** Bytes gathered into one writev: socket reads are 16-64 KiB, a write per read costs
  *  more main-thread time than the write itself. */
 const WRITE_BATCH = 1 << 20;
-/** writev(2) takes at most IOV_MAX (1024 on Linux) buffers at a time. */
-const MAX_IOVECS = 1024;
-
-/** Writes every byte of `chunks` at `position`, however the kernel splits the work. */
-export async function writevAll(fh: FileHandle, chunks: Buffer[], position: number): Promise<void> {
-  let i = 0;
-  while (i < chunks.length) {
-    const batch = chunks.slice(i, i + MAX_IOVECS);
-    let { bytesWritten } = await fh.writev(batch, position);
-    if (bytesWritten === 0) throw Object.assign(new Error('writev wrote nothing'), { code: 'EIO' });
-    position += bytesWritten;
-    // A short write: skip what went out and go on from the first byte that did not.
-    let j = 0;
-    while (j < batch.length && bytesWritten >= batch[j]!.length) bytesWritten -= batch[j++]!.length;
-    if (j < batch.length) {
-      chunks[i + j] = batch[j]!.subarray(bytesWritten);
-      i += j;
-    } else i += batch.length;
-  }
-}
 
 export interface BlobInfo {
   digest: string;

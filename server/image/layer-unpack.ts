@@ -10,6 +10,7 @@ import { run } from '../exec.js';
 import { abortError } from './http.js';
 import { Digester } from './digest.js';
 import { readTar, type TarHeader } from './tar-reader.js';
+import { writevAll } from './writev.js';
 
 export interface UnpackResult {
   /** sha256 of the uncompressed tar stream. */
@@ -28,6 +29,9 @@ export interface UnpackTools {
 export const defaultUnpackTools: UnpackTools = { mknod: 'mknod', setfattr: 'setfattr' };
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
+
+/** File data gathered into one write. */
+const FILE_WRITE_BATCH = 1 << 20;
 
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
@@ -186,12 +190,25 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         case 'file': {
           const fh = await open(p, 'wx', 0o600);
           try {
+            // Gather decompressed pieces into one writev per MiB: fewer thread-pool round trips.
+            let gathered: Buffer[] = [];
+            let bytes = 0;
+            let position = 0;
+            const flush = async () => {
+              await writevAll(fh, gathered, position);
+              position += bytes;
+              size += bytes;
+              opts.onData?.(bytes);
+              gathered = [];
+              bytes = 0;
+            };
             for await (const chunk of body) {
               if (signal?.aborted) throw abortError(signal);
-              await fh.write(chunk);
-              size += chunk.length;
-              opts.onData?.(chunk.length);
+              gathered.push(chunk);
+              bytes += chunk.length;
+              if (bytes >= FILE_WRITE_BATCH) await flush();
             }
+            if (bytes > 0) await flush();
           } finally {
             await fh.close();
           }

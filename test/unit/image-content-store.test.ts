@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKind } from '../../server/errors.js';
-import { ContentStore, writevAll } from '../../server/image/content-store.js';
+import { ContentStore } from '../../server/image/content-store.js';
+import { writevAll } from '../../server/image/writev.js';
 import { sha256Digest } from '../../server/image/digest.js';
 
 async function store(t: { teardown(fn: () => Promise<void>): void }): Promise<ContentStore> {
