@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=64
 // berthd: the berth CRI daemon. Flags and config → logger → daemon; SIGTERM/SIGINT stop
 // it gracefully (pods and containers keep running). The `#!` line carries the node flags
 // of server/node-flags.ts (BERTHD_NODE_FLAGS); keep the two equal.
