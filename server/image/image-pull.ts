@@ -275,9 +275,7 @@ async function downloadAndUnpack(ctx: ImageContext, repo: Repository, desc: Desc
 }
 
 async function streamLayer(ctx: ImageContext, repo: Repository, desc: Descriptor, diffId: string, chainId: string, sig: AbortSignal): Promise<UnpackResult> {
-  const release = await ctx.downloadSlots.acquire(sig);
   const progress = { done: 0, total: desc.size };
-  ctx.progress.set(desc.digest, progress);
   try {
     return await withRetry(
       `layer ${desc.digest} of ${repositoryName({ domain: repo.endpoint.host, path: repo.path })}`,
@@ -288,7 +286,11 @@ async function streamLayer(ctx: ImageContext, repo: Repository, desc: Descriptor
       },
       sig,
       async () => {
+        // A download slot is held while the bytes come in, not while the unpack catches
+        // up with them or a retry waits: the next layer's download starts meanwhile.
+        const release = await ctx.downloadSlots.acquire(sig);
         progress.done = 0;
+        ctx.progress.set(desc.digest, progress);
         const body = repo.readBlob(desc.digest, sig);
         let writer: BlobWriter | undefined;
         try {
@@ -298,10 +300,14 @@ async function streamLayer(ctx: ImageContext, repo: Repository, desc: Descriptor
           // writev) and to the decompressor as it is, without copying: same-sized
           // short-lived buffers are what keeps berthd's heap from growing during a pull.
           const tee = (async function* () {
-            for await (const chunk of body) {
-              progress.done += (chunk as Buffer).length;
-              await w.write(chunk as Buffer);
-              yield chunk as Buffer;
+            try {
+              for await (const chunk of body) {
+                progress.done += (chunk as Buffer).length;
+                await w.write(chunk as Buffer);
+                yield chunk as Buffer;
+              }
+            } finally {
+              release();
             }
           })();
           return await ctx.layers.unpack(chainId, () => decompress(tee, ctx.layers.tools?.zstd), diffId, sig, () => w.commit());
@@ -309,11 +315,12 @@ async function streamLayer(ctx: ImageContext, repo: Repository, desc: Descriptor
           void body.return(undefined).catch(() => {}); // not awaited: it may be waiting on the network
           await writer?.abort();
           throw e;
+        } finally {
+          release();
         }
       },
     );
   } finally {
     ctx.progress.delete(desc.digest);
-    release();
   }
 }
