@@ -51,6 +51,8 @@ export interface TestProxy {
   tokenRequests: { query: string; authorization?: string; form?: string }[];
   /** Tokens handed out (a test may add one to stand for a CRI registry_token). */
   tokens: Set<string>;
+  /** Blob GETs being answered now, and the most there ever were at once. */
+  blobGets: { now: number; max: number };
   stop(): Promise<void>;
 }
 
@@ -77,8 +79,14 @@ export async function startProxy(opts: ProxyOptions): Promise<TestProxy> {
   let port = 0;
   const service = opts.bearer?.service ?? 'berth-test-registry';
 
+  const blobGets = { now: 0, max: 0 };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && /^\/v2\/.+\/blobs\//.test(url.pathname)) {
+      blobGets.now++;
+      blobGets.max = Math.max(blobGets.max, blobGets.now);
+      res.once('close', () => blobGets.now--);
+    }
     const body = await readAll(req);
     requests.push({
       method: req.method ?? '',
@@ -179,6 +187,7 @@ export async function startProxy(opts: ProxyOptions): Promise<TestProxy> {
     requests,
     tokenRequests,
     tokens,
+    blobGets,
     stop: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

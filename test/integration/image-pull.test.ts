@@ -305,6 +305,24 @@ test('an image with many layers keeps their order', async (t) => {
   resolved.layers.forEach((l, i) => t.truthy(snapshotTree(l.path).get(`l${i}`)));
 });
 
+test('max_concurrent_downloads bounds the layer downloads in flight, and they do run side by side', async (t) => {
+  const layers = Array.from({ length: 5 }, (_, i) => ({ entries: [{ path: `f${i}`, content: `layer ${i} `.repeat(1000) }] }));
+  const img = await buildImage({ layers });
+  await pushImage(reg.url, 'test/slots', 'v1', img);
+  const layerDigests = new Set(img.layers.map((l) => l.digest));
+  // Each layer GET waits a while before its bytes flow, so downloads that may overlap do.
+  const proxy = await startProxy({ upstream: reg.url, fault: ({ path }) => (layerDigests.has(path.slice(path.lastIndexOf('/') + 1)) ? { kind: 'delay', ms: 300 } : undefined) });
+  try {
+    const e = await env({ maxConcurrentDownloads: 2 });
+    const r = await e.manager.pull(`${proxy.host}/test/slots:v1`);
+    t.is(r.id, img.config.digest);
+    t.is(proxy.blobGets.max, 2, 'two at a time, never more');
+    t.is(proxy.requests.filter((q) => q.method === 'GET' && layerDigests.has(q.path.slice(q.path.lastIndexOf('/') + 1))).length, 5);
+  } finally {
+    await proxy.stop();
+  }
+});
+
 test('opening the store clears what a crash left: temp files, unrecorded blobs and layers', async (t) => {
   const img = await buildImage({ layers: [{ entries: [{ path: 'keep', content: 'k' }] }] });
   await pushImage(reg.url, 'test/crash', 'v1', img);
