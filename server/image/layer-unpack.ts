@@ -3,7 +3,8 @@
 // into overlay ones (`.wh.name` → 0/0 character device, `.wh..wh..opq` →
 // trusted.overlay.opaque=y). Entries that would land outside the directory, or pass
 // through a symlink on the way, fail the layer.
-import { chmod, lchown, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import { chmodSync, closeSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writevSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal } from '../errors.js';
 import { run } from '../exec.js';
@@ -32,6 +33,31 @@ type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 /** File data gathered into one write. */
 const FILE_WRITE_BATCH = 1 << 20;
+/**
+ * Files up to this size are created, written and closed with synchronous calls, and
+ * every entry's metadata (mkdir, symlink, link, chown, chmod, times) is set that way too.
+ * Each of those syscalls takes microseconds; through the thread pool each costs a round
+ * trip (two thread wake-ups, ~100-200 µs on our test machines) and a file took six in a
+ * row. 5,050 small files on tmpfs: 4.0-4.6 s before, 0.53-0.58 s now (GNU tar 0.13 s).
+ * The main thread is held ~0.1 ms per small file, in stretches no longer than one
+ * decompressed piece. Larger files still write their data asynchronously, beside the
+ * decompression.
+ */
+const SMALL_FILE = 64 << 10;
+
+/** writev(2) the whole of `chunks` at `position` of `fd`, synchronously. */
+function writeAllSync(fd: number, chunks: Buffer[], position: number): void {
+  let pending = chunks.filter((c) => c.length > 0);
+  while (pending.length > 0) {
+    let n = writevSync(fd, pending.slice(0, 1024), position);
+    if (n === 0) throw Object.assign(new Error('writev wrote nothing'), { code: 'EIO' });
+    position += n;
+    let i = 0;
+    while (i < pending.length && n >= pending[i]!.length) n -= pending[i++]!.length;
+    pending = pending.slice(i);
+    if (n > 0) pending[0] = pending[0]!.subarray(n);
+  }
+}
 
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
@@ -115,7 +141,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     if (k === 'symlink') throw escape(`entry ${JSON.stringify(entry)} goes through the symlink ${JSON.stringify(rel)}`);
     if (k !== undefined) throw escape(`entry ${JSON.stringify(entry)}: ${JSON.stringify(rel)} is not a directory`);
     await ensureDir(dirnameRel(rel), entry);
-    await mkdir(abs(rel), { mode: 0o755 });
+    mkdirSync(abs(rel), { mode: 0o755 });
     kinds.set(rel, 'dir');
     inodes++;
   };
@@ -137,10 +163,10 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
 
   const applyMetadata = async (rel: string, h: TarHeader, kind: Kind): Promise<void> => {
     const p = abs(rel);
-    await lchown(p, h.uid, h.gid);
-    if (kind !== 'symlink') await chmod(p, h.mode); // after chown, which clears set-id bits
+    lchownSync(p, h.uid, h.gid);
+    if (kind !== 'symlink') chmodSync(p, h.mode); // after chown, which clears set-id bits
     if (h.xattrs.size > 0) await setXattrs(p, h.xattrs); // after chown, which clears security.capability
-    if (kind !== 'dir') await lutimes(p, h.atime ?? h.mtime, h.mtime);
+    if (kind !== 'dir') lutimesSync(p, h.atime ?? h.mtime, h.mtime);
   };
 
   try {
@@ -167,8 +193,8 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         const target = parent === '' ? hidden : `${parent}/${hidden}`;
         await removeExisting(target);
         await run(tools.mknod, ['-m', '0000', abs(target), 'c', '0', '0']);
-        await lchown(abs(target), h.uid, h.gid);
-        await lutimes(abs(target), h.atime ?? h.mtime, h.mtime);
+        lchownSync(abs(target), h.uid, h.gid);
+        lutimesSync(abs(target), h.atime ?? h.mtime, h.mtime);
         kinds.set(target, 'other');
         inodes++;
         continue;
@@ -180,7 +206,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       switch (h.type) {
         case 'dir':
           if (existing !== 'dir') {
-            await mkdir(p, { mode: 0o700 });
+            mkdirSync(p, { mode: 0o700 });
             kinds.set(rel, 'dir');
             inodes++;
           }
@@ -188,6 +214,27 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
           dirs.push({ rel, h });
           break;
         case 'file': {
+          if (h.size <= SMALL_FILE) {
+            const chunks: Buffer[] = [];
+            let bytes = 0;
+            for await (const chunk of body) {
+              chunks.push(chunk);
+              bytes += chunk.length;
+            }
+            if (signal?.aborted) throw abortError(signal);
+            const fd = openSync(p, 'wx', 0o600);
+            try {
+              writeAllSync(fd, chunks, 0);
+            } finally {
+              closeSync(fd);
+            }
+            size += bytes;
+            opts.onData?.(bytes);
+            kinds.set(rel, 'file');
+            inodes++;
+            await applyMetadata(rel, h, 'file');
+            break;
+          }
           const fh = await open(p, 'wx', 0o600);
           try {
             // Gather decompressed pieces into one writev per MiB: fewer thread-pool round trips.
@@ -221,7 +268,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
           if (symlinkEscapes(rel, h.linkname)) {
             throw escape(`symlink ${JSON.stringify(name)} -> ${JSON.stringify(h.linkname)} points outside the layer`);
           }
-          await symlink(h.linkname, p);
+          symlinkSync(h.linkname, p);
           kinds.set(rel, 'symlink');
           inodes++;
           await applyMetadata(rel, h, 'symlink');
@@ -234,7 +281,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
           }
           if (tk === 'dir') throw escape(`hard link ${JSON.stringify(name)} -> ${JSON.stringify(h.linkname)}: target is a directory`);
           await ensureDir(dirnameRel(target), h.linkname); // refuses a path through a symlink
-          await link(abs(target), p); // link(2) does not follow a final symlink
+          linkSync(abs(target), p); // link(2) does not follow a final symlink
           kinds.set(rel, tk);
           break;
         }
@@ -258,11 +305,11 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     for (let i = dirs.length - 1; i >= 0; i--) {
       const { rel, h } = dirs[i]!;
       if (rel === '') {
-        await lchown(dest, h.uid, h.gid);
-        await chmod(dest, h.mode);
+        lchownSync(dest, h.uid, h.gid);
+        chmodSync(dest, h.mode);
         if (h.xattrs.size > 0) await setXattrs(dest, h.xattrs);
       }
-      if (kinds.get(rel) === 'dir') await utimes(abs(rel), h.atime ?? h.mtime, h.mtime);
+      if (kinds.get(rel) === 'dir') utimesSync(abs(rel), h.atime ?? h.mtime, h.mtime);
     }
   } catch (e) {
     if (signal?.aborted) throw abortError(signal);

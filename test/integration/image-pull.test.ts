@@ -1,6 +1,7 @@
 // Pulls from a real docker-registry on 127.0.0.1: layer formats, whiteouts, links,
 // indexes, list/status/remove, leases, restart, sharing, cancellation, progress.
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isKind } from '../../server/errors.js';
@@ -53,7 +54,14 @@ const upper: TarFile[] = [
   { path: 'opq/new', content: 'visible' },
   { path: 'sticky', type: 'dir', mode: 0o1777 },
 ];
-const top: TarFile[] = [{ path: 'top.txt', content: Buffer.alloc(200_000, 'z'), uid: 65534, gid: 65534 }];
+const top: TarFile[] = [
+  { path: 'top.txt', content: Buffer.alloc(200_000, 'z'), uid: 65534, gid: 65534 },
+  // Either side of the size up to which files are written with synchronous calls.
+  { path: 'edge', type: 'dir', mode: 0o750 },
+  { path: 'edge/empty', content: '', mode: 0o4711 },
+  { path: 'edge/64k', content: randomBytes(65_536), uid: 3, gid: 4, mode: 0o640 },
+  { path: 'edge/64k-and-1', content: randomBytes(65_537), uid: 5, gid: 6, mode: 0o2755 },
+];
 
 function compareTree(t: import('ava').ExecutionContext, dir: string, entries: TarFile[]) {
   const got = snapshotTree(dir);
