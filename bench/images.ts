@@ -1,7 +1,9 @@
 // The images both runtimes get, from one docker-registry the bench starts on 127.0.0.1:
 // a busybox-static image for the pods' containers, a pause image for containerd's
 // sandboxes (Debian's static catatonit in pause mode, standing in for registry.k8s.io/pause),
-// and the pull scenario's image: 5 layers of random (incompressible) data.
+// the pull scenario's image: 5 layers of random (incompressible) data, and the
+// pull-files scenario's: 3 layers of many small text files, as a distribution's base
+// layers are.
 import { randomBytes } from 'node:crypto';
 import { pushPauseImage } from '../conformance/images.js';
 import { buildImage, busyboxLayer, pushImage, type BuiltImage } from '../test/helpers/image-builder.js';
@@ -16,6 +18,11 @@ export interface BenchImages {
   /** Bytes a pull of `big` moves (manifest + config + layers). */
   bigBytes: number;
   bigLayers: number;
+  /** Many small files (pull-files). */
+  files: string;
+  filesBytes: number;
+  filesLayers: number;
+  filesCount: number;
   stop(): Promise<void>;
 }
 
@@ -29,7 +36,14 @@ function pulledBytes(img: BuiltImage): number {
   return img.manifest.size + img.config.size + img.layers.reduce((n, l) => n + l.size, 0);
 }
 
-export async function prepareImages(opts: { bigLayers: number; bigLayerBytes: number; log: (s: string) => void }): Promise<BenchImages> {
+/** Deterministic text of `bytes` bytes, compressible as source files and configs are. */
+function textOf(seed: number, bytes: number): string {
+  let out = '';
+  for (let i = 0; out.length < bytes; i++) out += `line ${i} of file ${seed}: some words that repeat\n`;
+  return out.slice(0, bytes);
+}
+
+export async function prepareImages(opts: { bigLayers: number; bigLayerBytes: number; filesPerLayer: number; log: (s: string) => void }): Promise<BenchImages> {
   const registry = await startRegistry();
   try {
     const repo = (name: string) => `bench/${name}`;
@@ -49,6 +63,20 @@ export async function prepareImages(opts: { bigLayers: number; bigLayerBytes: nu
     }
     const big = await buildImage({ layers, config: { Cmd: ['/bin/sh'] } });
     await pushImage(registry.url, repo('big'), '1', big);
+    const filesLayers = 3;
+    opts.log(`building the pull-files image: ${filesLayers} layers of ${opts.filesPerLayer} small files`);
+    const fileLayers = [];
+    for (let l = 0; l < filesLayers; l++) {
+      const entries: { path: string; type?: 'dir'; content?: string }[] = [];
+      for (let i = 0; i < opts.filesPerLayer; i++) {
+        if (i % 100 === 0) entries.push({ path: `usr/l${l}/d${i / 100}`, type: 'dir' });
+        // 100 B to ~8 KiB, most of them small.
+        entries.push({ path: `usr/l${l}/d${Math.floor(i / 100)}/f${i}`, content: textOf(l * 100_000 + i, 100 + ((i * 7919) % 97) ** 2) });
+      }
+      fileLayers.push({ entries: [{ path: 'usr', type: 'dir' as const }, { path: `usr/l${l}`, type: 'dir' as const }, ...entries], compression: 'gzip' as const });
+    }
+    const files = await buildImage({ layers: fileLayers, config: { Cmd: ['/bin/sh'] } });
+    await pushImage(registry.url, repo('files'), '1', files);
     return {
       registry,
       busybox: `${registry.host}/${repo('busybox')}:1`,
@@ -56,6 +84,10 @@ export async function prepareImages(opts: { bigLayers: number; bigLayerBytes: nu
       big: `${registry.host}/${repo('big')}:1`,
       bigBytes: pulledBytes(big),
       bigLayers: big.layers.length,
+      files: `${registry.host}/${repo('files')}:1`,
+      filesBytes: pulledBytes(files),
+      filesLayers: files.layers.length,
+      filesCount: filesLayers * opts.filesPerLayer,
       stop: () => registry.stop(),
     };
   } catch (e) {

@@ -19,13 +19,13 @@ import { lifecycle } from './scenarios/lifecycle.js';
 import { burst } from './scenarios/burst.js';
 import { density } from './scenarios/density.js';
 import { execsync } from './scenarios/execsync.js';
-import { pull } from './scenarios/pull.js';
+import { pull, pullFiles } from './scenarios/pull.js';
 
-export const SCENARIOS: Scenario[] = [sandbox, lifecycle, burst, density, execsync, pull];
+export const SCENARIOS: Scenario[] = [sandbox, lifecycle, burst, density, execsync, pull, pullFiles];
 
 const USAGE = `usage: bench/run [--scenario NAME[,NAME…]]… [--n N] [--rounds R] [--quick] [--json FILE]
   scenarios: ${SCENARIOS.map((s) => s.name).join(', ')} (default: all)
-  --n N       rounds (sandbox, lifecycle, execsync, pull) or pods (burst: per burst, density: running)
+  --n N       rounds (sandbox, lifecycle, execsync, pull, pull-files) or pods (burst: per burst, density: running)
   --rounds R  rounds of burst and density
   --quick     few rounds and pods, a small pull image (CI keeps the instrument working with it)
   --pull-layers N --pull-layer-mb M
@@ -105,7 +105,7 @@ async function main(): Promise<number> {
   try {
     const bigLayers = args.pullLayers ?? 5;
     const bigLayerBytes = args.pullLayerMb ? args.pullLayerMb * 1_000_000 : args.quick ? 2 * 2 ** 20 : 30 * 1_000_000;
-    images = await prepareImages({ bigLayers, bigLayerBytes, log });
+    images = await prepareImages({ bigLayers, bigLayerBytes, filesPerLayer: args.quick ? 300 : 3000, log });
     log(`registry ${images.registry.host}`);
     const berth = await startBenchBerthd();
     runtimes.push(berth);

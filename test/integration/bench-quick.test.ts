@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { isRoot, TEST_PREFIX } from '../helpers/berthd.js';
 
 const BENCH = fileURLToPath(new URL('../../bench/main.js', import.meta.url));
-const SCENARIOS = ['sandbox', 'lifecycle', 'burst', 'density', 'execsync', 'pull'];
+const SCENARIOS = ['sandbox', 'lifecycle', 'burst', 'density', 'execsync', 'pull', 'pull-files'];
 
 const why = !isRoot() ? 'it needs root' : !existsSync('/usr/bin/containerd') ? 'containerd is not installed' : undefined;
 if (why) console.log(`bench --quick skipped: ${why}`);
