@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { startBerthd, podConfig, isRoot, removePodsAndCleanup, type TestBerthd } from '../helpers/berthd.js';
+import { podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
+import { startBerthdWithImages, stopBerthdWithImages } from '../helpers/berthd-images.js';
 import { expectCode } from '../helpers/grpc-assert.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { busyboxLayer } from '../helpers/image-builder.js';
 import { mountPoints } from '../../server/mounts.js';
 
 interface Ctx {
@@ -27,35 +28,26 @@ if (!isRoot()) console.log('container integration tests skipped: they need root'
 
 test.before(async (t) => {
   if (!isRoot()) return;
-  const reg = await startRegistry();
-  t.context.reg = reg;
   const base = busyboxLayer();
-  const img = await buildImage({ layers: [base], config: { Cmd: ['/bin/sh'] } });
-  await pushImage(reg.url, 'test/busybox', 'v1', img);
-  const app = await buildImage({
-    layers: [
-      base,
-      {
-        entries: [
-          { path: 'etc', type: 'dir' },
-          { path: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600:app:/home/app:/bin/sh\n' },
-          { path: 'etc/app.conf', content: 'x=1\n' },
-        ],
-      },
-    ],
-    config: { Entrypoint: ['/bin/sh', '-c'], Cmd: ['sleep 1000'], StopSignal: 'SIGUSR1' },
+  const { b, reg, images } = await startBerthdWithImages({
+    busybox: { layers: [base], config: { Cmd: ['/bin/sh'] } },
+    app: {
+      layers: [
+        base,
+        {
+          entries: [
+            { path: 'etc', type: 'dir' },
+            { path: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600:app:/home/app:/bin/sh\n' },
+            { path: 'etc/app.conf', content: 'x=1\n' },
+          ],
+        },
+      ],
+      config: { Entrypoint: ['/bin/sh', '-c'], Cmd: ['sleep 1000'], StopSignal: 'SIGUSR1' },
+    },
   });
-  await pushImage(reg.url, 'test/app', 'v1', app);
-  t.context.b = await startBerthd();
-  t.context.image = `${reg.host}/test/busybox:v1`;
-  t.context.appImage = `${reg.host}/test/app:v1`;
-  await t.context.b.client.call('PullImage', { image: { image: t.context.image } }, { service: 'image' });
-  await t.context.b.client.call('PullImage', { image: { image: t.context.appImage } }, { service: 'image' });
+  Object.assign(t.context, { b, reg, image: images.busybox, appImage: images.app });
 });
-test.after.always(async (t) => {
-  await removePodsAndCleanup(t.context.b);
-  await t.context.reg?.stop();
-});
+test.after.always((t) => stopBerthdWithImages(t.context));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,9 +4,10 @@
 import anyTest, { type TestFn } from 'ava';
 import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { startBerthd, podConfig, isRoot, removePodsAndCleanup, type TestBerthd } from '../helpers/berthd.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
+import { podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
+import { startBerthdWithImages, stopBerthdWithImages } from '../helpers/berthd-images.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { busyboxLayer } from '../helpers/image-builder.js';
 
 interface Ctx {
   b: TestBerthd;
@@ -18,17 +19,10 @@ const rootOnly = isRoot() ? test.serial : test.serial.skip;
 
 test.before(async (t) => {
   if (!isRoot()) return;
-  const reg = await startRegistry();
-  t.context.reg = reg;
-  await pushImage(reg.url, 'test/busybox', 'v1', await buildImage({ layers: [busyboxLayer()], config: { Cmd: ['/bin/sh'] } }));
-  t.context.b = await startBerthd();
-  t.context.image = `${reg.host}/test/busybox:v1`;
-  await t.context.b.client.call('PullImage', { image: { image: t.context.image } }, { service: 'image' });
+  const { b, reg, images } = await startBerthdWithImages({ busybox: { layers: [busyboxLayer()], config: { Cmd: ['/bin/sh'] } } });
+  Object.assign(t.context, { b, reg, image: images.busybox });
 });
-test.after.always(async (t) => {
-  await removePodsAndCleanup(t.context.b);
-  await t.context.reg?.stop();
-});
+test.after.always((t) => stopBerthdWithImages(t.context));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,10 +6,11 @@ import anyTest, { type TestFn, type ExecutionContext } from 'ava';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { startBerthd, podConfig, isRoot, removePodsAndCleanup, type TestBerthd } from '../helpers/berthd.js';
+import { podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
+import { startBerthdWithImages, stopBerthdWithImages } from '../helpers/berthd-images.js';
 import { expectCode } from '../helpers/grpc-assert.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { busyboxLayer } from '../helpers/image-builder.js';
 import { connectChannels, type ChannelConn } from '../../conformance/websocket.js';
 import { dialSpdy, type SpdyConnection, type SpdyStream } from '../../server/streaming/spdy.js';
 
@@ -30,22 +31,18 @@ const RESIZE = 4;
 
 test.before(async (t) => {
   if (!isRoot()) return;
-  const reg = await startRegistry();
-  t.context.reg = reg;
-  const img = await buildImage({
-    layers: [busyboxLayer(), { entries: [{ path: 'www', type: 'dir' }, { path: 'www/index.html', content: 'hello through the forward\n' }] }],
-    config: { Cmd: ['/bin/sh'] },
+  const { b, reg, images } = await startBerthdWithImages({
+    busybox: {
+      layers: [busyboxLayer(), { entries: [{ path: 'www', type: 'dir' }, { path: 'www/index.html', content: 'hello through the forward\n' }] }],
+      config: { Cmd: ['/bin/sh'] },
+    },
   });
-  await pushImage(reg.url, 'test/busybox', 'v1', img);
-  t.context.b = await startBerthd();
-  t.context.image = `${reg.host}/test/busybox:v1`;
-  await t.context.b.client.call('PullImage', { image: { image: t.context.image } }, { service: 'image' });
+  Object.assign(t.context, { b, reg, image: images.busybox });
 });
 test.after.always(async (t) => {
   const b = t.context.b;
   if (b && b.proc.exitCode !== null) console.log(`berthd exited ${b.proc.exitCode}:\n${b.stderr().split('\n').filter((l) => !l.startsWith('{')).join('\n')}`);
-  await removePodsAndCleanup(b);
-  await t.context.reg?.stop();
+  await stopBerthdWithImages(t.context);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
