@@ -211,9 +211,7 @@ function logProgress(ctx: ImageContext, meta: Record<string, string>, layers: De
 export function fetchBlob(ctx: ImageContext, repo: Repository, desc: Descriptor, signal: AbortSignal): Promise<void> {
   return ctx.downloads.run(desc.digest, signal, async (sig) => {
     if (await ctx.content.has(desc.digest, desc.size)) return;
-    const release = await ctx.downloadSlots.acquire(sig);
     const progress = { done: 0, total: desc.size };
-    ctx.progress.set(desc.digest, progress);
     try {
       await withRetry(
         `blob ${desc.digest} of ${repositoryName({ domain: repo.endpoint.host, path: repo.path })}`,
@@ -224,15 +222,21 @@ export function fetchBlob(ctx: ImageContext, repo: Repository, desc: Descriptor,
         },
         sig,
         async () => {
+          // A download slot per attempt: a retry's backoff holds none.
+          const release = await ctx.downloadSlots.acquire(sig);
           progress.done = 0;
-          await ctx.content.write(desc.digest, desc.size, Readable.from(repo.readBlob(desc.digest, sig)), sig, (n) => {
-            progress.done += n;
-          });
+          ctx.progress.set(desc.digest, progress);
+          try {
+            await ctx.content.write(desc.digest, desc.size, Readable.from(repo.readBlob(desc.digest, sig)), sig, (n) => {
+              progress.done += n;
+            });
+          } finally {
+            release();
+          }
         },
       );
     } finally {
       ctx.progress.delete(desc.digest);
-      release();
     }
   });
 }
