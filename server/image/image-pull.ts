@@ -301,8 +301,8 @@ async function streamLayer(ctx: ImageContext, repo: Repository, desc: Descriptor
           writer = await ctx.content.writer(desc.digest, desc.size);
           const w = writer;
           // Each socket read goes to the content store (which gathers reads into one
-          // writev) and to the decompressor as it is, without copying: same-sized
-          // short-lived buffers are what keeps berthd's heap from growing during a pull.
+          // writev, holding the read itself) and to the decompressor, which copies it
+          // into its reused feed buffers (decompress.ts): no buffer per piece is made.
           const tee = (async function* () {
             try {
               for await (const chunk of body) {

@@ -230,34 +230,31 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
             }
             size += bytes;
             opts.onData?.(bytes);
-            kinds.set(rel, 'file');
-            inodes++;
-            await applyMetadata(rel, h, 'file');
-            break;
-          }
-          const fh = await open(p, 'wx', 0o600);
-          try {
-            // Gather decompressed pieces into one writev per MiB: fewer thread-pool round trips.
-            let gathered: Buffer[] = [];
-            let bytes = 0;
-            let position = 0;
-            const flush = async () => {
-              await writevAll(fh, gathered, position);
-              position += bytes;
-              size += bytes;
-              opts.onData?.(bytes);
-              gathered = [];
-              bytes = 0;
-            };
-            for await (const chunk of body) {
-              if (signal?.aborted) throw abortError(signal);
-              gathered.push(chunk);
-              bytes += chunk.length;
-              if (bytes >= FILE_WRITE_BATCH) await flush();
+          } else {
+            const fh = await open(p, 'wx', 0o600);
+            try {
+              // Gather decompressed pieces into one writev per MiB: fewer thread-pool round trips.
+              let gathered: Buffer[] = [];
+              let bytes = 0;
+              let position = 0;
+              const flush = async () => {
+                await writevAll(fh, gathered, position);
+                position += bytes;
+                size += bytes;
+                opts.onData?.(bytes);
+                gathered = [];
+                bytes = 0;
+              };
+              for await (const chunk of body) {
+                if (signal?.aborted) throw abortError(signal);
+                gathered.push(chunk);
+                bytes += chunk.length;
+                if (bytes >= FILE_WRITE_BATCH) await flush();
+              }
+              if (bytes > 0) await flush();
+            } finally {
+              await fh.close();
             }
-            if (bytes > 0) await flush();
-          } finally {
-            await fh.close();
           }
           kinds.set(rel, 'file');
           inodes++;
