@@ -13,6 +13,13 @@ export interface BerthdWithImages {
   images: Record<string, string>;
 }
 
+/** The ava context of a test file built on startBerthdWithImages: its main image's reference. */
+export interface BerthdTestContext {
+  b: TestBerthd;
+  reg: TestRegistry;
+  image: string;
+}
+
 export async function startBerthdWithImages(specs: Record<string, ImageSpec>): Promise<BerthdWithImages> {
   const reg = await startRegistry();
   let b: TestBerthd | undefined;

@@ -8,17 +8,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
-import { startBerthdWithImages, stopBerthdWithImages } from '../helpers/berthd-images.js';
+import { podConfig, isRoot } from '../helpers/berthd.js';
+import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } from '../helpers/berthd-images.js';
 import { expectCode } from '../helpers/grpc-assert.js';
-import type { TestRegistry } from '../helpers/registry.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
 import { mountPoints } from '../../server/mounts.js';
 
-interface Ctx {
-  b: TestBerthd;
-  reg: TestRegistry;
-  image: string;
+interface Ctx extends BerthdTestContext {
   /** A second image with two layers, a user `app` (uid 1500) and a StopSignal. */
   appImage: string;
 }

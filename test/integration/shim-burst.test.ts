@@ -4,16 +4,11 @@
 import anyTest, { type TestFn } from 'ava';
 import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
-import { startBerthdWithImages, stopBerthdWithImages } from '../helpers/berthd-images.js';
-import type { TestRegistry } from '../helpers/registry.js';
+import { podConfig, isRoot } from '../helpers/berthd.js';
+import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } from '../helpers/berthd-images.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
 
-interface Ctx {
-  b: TestBerthd;
-  reg: TestRegistry;
-  image: string;
-}
+type Ctx = BerthdTestContext;
 const test = anyTest as TestFn<Ctx>;
 const rootOnly = isRoot() ? test.serial : test.serial.skip;
 

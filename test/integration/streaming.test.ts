@@ -6,19 +6,14 @@ import anyTest, { type TestFn, type ExecutionContext } from 'ava';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { podConfig, isRoot, type TestBerthd } from '../helpers/berthd.js';
-import { startBerthdWithImages, stopBerthdWithImages } from '../helpers/berthd-images.js';
+import { podConfig, isRoot } from '../helpers/berthd.js';
+import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } from '../helpers/berthd-images.js';
 import { expectCode } from '../helpers/grpc-assert.js';
-import type { TestRegistry } from '../helpers/registry.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
 import { connectChannels, type ChannelConn } from '../../conformance/websocket.js';
 import { dialSpdy, type SpdyConnection, type SpdyStream } from '../../server/streaming/spdy.js';
 
-interface Ctx {
-  b: TestBerthd;
-  reg: TestRegistry;
-  image: string;
-}
+type Ctx = BerthdTestContext;
 const test = anyTest as TestFn<Ctx>;
 const rootOnly = isRoot() ? test.serial : test.serial.skip;
 if (!isRoot()) console.log('streaming integration tests skipped: they need root');
