@@ -6,7 +6,7 @@ import { mkdir, readFile, readdir, rmdir, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { hostCgroupRoots } from '../server/sandbox/pod-cgroup.js';
-import { parseMountInfo } from '../shim/mountinfo.js';
+import { parseMountInfo } from '../server/mountinfo.js';
 
 /** Every mounted cgroup hierarchy (v1 controllers, named ones such as name=systemd, cgroup2). */
 function allHierarchies(): string[] {

@@ -2,7 +2,7 @@
 // mount(2)/umount(2) itself.
 import { readFile } from 'node:fs/promises';
 import { run } from './exec.js';
-import { parseMountInfo } from '../shim/mountinfo.js';
+import { parseMountInfo } from './mountinfo.js';
 
 /** Mount points listed in a mountinfo text, in order (a path mounted twice appears twice). */
 export function parseMountPoints(mountinfo: string): string[] {

@@ -1,6 +1,6 @@
 // The contract between berthd and berth-shim: one JSON job on the shim's stdin, one JSON
 // line on its stdout. Types only (erased at compile time), so the shim pays nothing for it.
-import type { OciSpec } from './oci/types.js';
+// This file is the whole protocol: it imports nothing from berthd, and berthd imports it.
 
 export interface ShimJob {
   id: string;
@@ -20,7 +20,8 @@ export interface ShimJob {
   };
   /** Bundle dir: config.json, conmon's pid files, ctl/winsz fifos, the attach socket and its persist files. */
   bundle: string;
-  spec: OciSpec;
+  /** The OCI runtime spec berthd generated (server/oci); the shim writes it as config.json unread. */
+  spec: object;
   exitDir: string;
   socketDir: string;
   logPath: string;

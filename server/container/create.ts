@@ -1,5 +1,5 @@
 // CreateContainer: validate → record (hidden while creating) → lease the image's layers →
-// read the image's users → OCI spec (pure, shim/oci/spec.ts) → berth-shim mounts the
+// read the image's users → OCI spec (pure, server/oci/spec.ts) → berth-shim mounts the
 // overlay rootfs, writes the bundle and starts conmon, which runs `runtime create` →
 // CONTAINER_CREATED. Any failure rolls back everything and forgets the record.
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,13 +9,13 @@ import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'nod
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { newId } from '../ids.js';
 import { nowNs } from '../time.js';
-import { buildContainerSpec } from '../../shim/oci/spec.js';
-import { realHostPath, propagationLookup } from '../../shim/oci/host.js';
-import { seccompChoice } from '../../shim/oci/seccomp.js';
-import { readHostDevice, readHostDevices } from '../../shim/oci/devices.js';
-import { stopSignal } from '../../shim/oci/process.js';
-import { containerCgroupPath, cgroupfsParent } from '../../shim/cgroups/paths.js';
-import type { OciImageConfig } from '../../shim/oci/types.js';
+import { buildContainerSpec } from '../oci/spec.js';
+import { realHostPath, propagationLookup } from '../oci/host.js';
+import { seccompChoice } from '../oci/seccomp.js';
+import { readHostDevice, readHostDevices } from '../oci/devices.js';
+import { stopSignal } from '../oci/process.js';
+import { containerCgroupPath, cgroupfsParent } from '../cgroups/paths.js';
+import type { OciImageConfig } from '../oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
 import { runtimeHandle, handlerProblem } from './handlers.js';
 import { runShim, settleOrphanedCreate, CONMON, SHIM_DIED } from './monitor.js';

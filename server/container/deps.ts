@@ -12,10 +12,10 @@ import type { SandboxDeps } from '../sandbox/deps.js';
 import type { ImageManager } from '../image/index.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerPaths } from './types.js';
-import { readMinOomScoreAdj, parseKernelRelease } from '../../shim/oci/host.js';
-import { effectiveCapabilitiesFromStatus } from '../../shim/oci/capabilities.js';
+import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
+import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
 import { hostCgroupRoots } from '../sandbox/pod-cgroup.js';
-import { parseMountInfo } from '../../shim/mountinfo.js';
+import { parseMountInfo } from '../mountinfo.js';
 
 export interface HostFacts {
   minOomScoreAdj: number;

@@ -16,7 +16,7 @@ import { failedPrecondition } from '../errors.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { OciProcess, OciSpec } from '../../shim/oci/types.js';
+import type { OciProcess, OciSpec } from '../oci/types.js';
 import type { CommandResult, CommandStreams, StreamOptions } from '../streaming/remotecommand.js';
 
 /** How long output may still arrive after the exec'd process ended (grandchildren holding the pipe). */

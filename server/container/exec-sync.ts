@@ -7,7 +7,7 @@ import { failedPrecondition, invalidArgument } from '../errors.js';
 import { runtimeExec } from './monitor.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
-import type { OciSpec } from '../../shim/oci/types.js';
+import type { OciSpec } from '../oci/types.js';
 import type { ExecSyncRequest__Output } from '../cri/generated/runtime/v1/ExecSyncRequest.js';
 import type { ExecSyncResponse } from '../cri/generated/runtime/v1/ExecSyncResponse.js';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { BerthConfig } from '../config.js';
 import { failedPrecondition } from '../errors.js';
 import { run } from '../exec.js';
-import { detectCgroupLayout, type CgroupMode } from '../../shim/cgroups/detect.js';
+import { detectCgroupLayout, type CgroupMode } from '../cgroups/detect.js';
 
 export interface RuntimeHandle {
   name: string;

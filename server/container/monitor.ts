@@ -11,7 +11,7 @@ import { BerthError, deadlineExceeded, failedPrecondition, internal, type ErrorK
 import { run, CommandError } from '../exec.js';
 import type { RuntimeHandle } from './handlers.js';
 import type { ShimJob, ShimResult } from '../../shim/job.js';
-import type { OciLinuxResources, OciProcess } from '../../shim/oci/types.js';
+import type { OciLinuxResources, OciProcess } from '../oci/types.js';
 
 export const SHIM = fileURLToPath(new URL('../../shim/main.js', import.meta.url));
 export const CONMON = '/usr/bin/conmon';

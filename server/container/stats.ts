@@ -1,10 +1,10 @@
 // ContainerStats, ListContainerStats, StreamContainerStats, PodSandboxStats,
 // ListPodSandboxStats, StreamPodSandboxStats: read from the containers' and pods'
-// cgroups through shim/cgroups (both hierarchies), CPU rate from the previous sample,
+// cgroups through server/cgroups (both hierarchies), CPU rate from the previous sample,
 // writable layer from the overlay upper dir (cached briefly: a walk is not free).
-import { readCgroupLayout, type CgroupLayout } from '../../shim/cgroups/detect.js';
-import { createCgroupManager } from '../../shim/cgroups/manager.js';
-import type { CgroupStats } from '../../shim/cgroups/common.js';
+import { readCgroupLayout, type CgroupLayout } from '../cgroups/detect.js';
+import { createCgroupManager } from '../cgroups/manager.js';
+import type { CgroupStats } from '../cgroups/common.js';
 import { nowNs } from '../time.js';
 import { cachedDirUsage, type DirUsage } from '../fs-usage.js';
 import { matchesLabels } from '../sandbox/list.js';

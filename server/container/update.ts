@@ -1,7 +1,7 @@
 // UpdateContainerResources: the new limits go to the live container (`runtime update`)
 // and into the record, so ContainerStatus reports them.
 import { failedPrecondition, invalidArgument } from '../errors.js';
-import { fromCriResources, toOciResources } from '../../shim/cgroups/convert.js';
+import { fromCriResources, toOciResources } from '../cgroups/convert.js';
 import { runtimeUpdate } from './monitor.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';

@@ -4,7 +4,7 @@ import { mkdir, readFile, rmdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { failedPrecondition } from '../errors.js';
-import { detectCgroupLayout } from '../../shim/cgroups/detect.js';
+import { detectCgroupLayout } from '../cgroups/detect.js';
 import type { PodCgroup } from './types.js';
 
 export interface CgroupRoots {

@@ -2,7 +2,7 @@
 // here, before any state is touched, with INVALID_ARGUMENT and a message saying why.
 import { isIP } from 'node:net';
 import { normalize } from 'node:path';
-import { cgroupfsParent, isSliceName } from '../../shim/cgroups/paths.js';
+import { cgroupfsParent, isSliceName } from '../cgroups/paths.js';
 import { invalidArgument } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode } from './types.js';

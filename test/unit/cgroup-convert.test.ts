@@ -1,8 +1,8 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import type { CgroupWrite } from '../../shim/cgroups/common.js';
-import { fromCriResources, sharesToWeight, swapToV2, toOciResources, v1Writes, v2Writes, weightToShares } from '../../shim/cgroups/convert.js';
-import { cpuMaxValue } from '../../shim/cgroups/v2/cpu.js';
+import type { CgroupWrite } from '../../server/cgroups/common.js';
+import { fromCriResources, sharesToWeight, swapToV2, toOciResources, v1Writes, v2Writes, weightToShares } from '../../server/cgroups/convert.js';
+import { cpuMaxValue } from '../../server/cgroups/v2/cpu.js';
 import { resources } from './oci-fixtures.js';
 
 const MiB = 1024 * 1024;

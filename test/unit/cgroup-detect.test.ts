@@ -1,7 +1,7 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { detectCgroupLayout } from '../../shim/cgroups/detect.js';
-import { cgroupfsParent, containerCgroupPath, expandSlice, systemdCgroup } from '../../shim/cgroups/paths.js';
+import { detectCgroupLayout } from '../../server/cgroups/detect.js';
+import { cgroupfsParent, containerCgroupPath, expandSlice, systemdCgroup } from '../../server/cgroups/paths.js';
 
 // Our Debian 12 test hosts: one v1 hierarchy per controller, cgroup2 at /sys/fs/cgroup/unified.
 const HYBRID = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw

@@ -7,12 +7,12 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { BerthError } from '../../server/errors.js';
-import { fromCriResources } from '../../shim/cgroups/convert.js';
-import type { CgroupLayout } from '../../shim/cgroups/detect.js';
-import { applyWrites, removeCgroupDir } from '../../shim/cgroups/fs.js';
-import { createCgroupManager } from '../../shim/cgroups/manager.js';
-import { createV1Manager } from '../../shim/cgroups/v1/manager.js';
-import { createV2Manager } from '../../shim/cgroups/v2/manager.js';
+import { fromCriResources } from '../../server/cgroups/convert.js';
+import type { CgroupLayout } from '../../server/cgroups/detect.js';
+import { applyWrites, removeCgroupDir } from '../../server/cgroups/fs.js';
+import { createCgroupManager } from '../../server/cgroups/manager.js';
+import { createV1Manager } from '../../server/cgroups/v1/manager.js';
+import { createV2Manager } from '../../server/cgroups/v2/manager.js';
 import { resources } from './oci-fixtures.js';
 
 const MiB = 1024 * 1024;

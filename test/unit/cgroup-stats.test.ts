@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseBlkio, parseFlatKeyed, parseIoStat, parseSingle, parseV1Stats, parseV2Stats } from '../../shim/cgroups/stats.js';
+import { parseBlkio, parseFlatKeyed, parseIoStat, parseSingle, parseV1Stats, parseV2Stats } from '../../server/cgroups/stats.js';
 
 // Taken from a Debian 12 test host (kernel 6.x, cgroup v1) and trimmed.
 const V1_MEMORY_STAT = `cache 10313728

@@ -7,7 +7,7 @@ import {
   effectiveCapabilitiesFromStatus,
   KNOWN_CAPABILITIES,
   normalizeCapability,
-} from '../../shim/oci/capabilities.js';
+} from '../../server/oci/capabilities.js';
 
 const req = (add: string[], drop: string[]) => ({ add_capabilities: add, drop_capabilities: drop, add_ambient_capabilities: [] });
 

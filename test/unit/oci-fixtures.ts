@@ -6,8 +6,8 @@ import type { LinuxContainerSecurityContext__Output } from '../../server/cri/gen
 import type { Mount__Output } from '../../server/cri/generated/runtime/v1/Mount.js';
 import type { NamespaceOption__Output } from '../../server/cri/generated/runtime/v1/NamespaceOption.js';
 import type { PodSandboxConfig__Output } from '../../server/cri/generated/runtime/v1/PodSandboxConfig.js';
-import type { ContainerSpecInput, SpecHostOptions } from '../../shim/oci/spec.js';
-import type { OciImageConfig } from '../../shim/oci/types.js';
+import type { ContainerSpecInput, SpecHostOptions } from '../../server/oci/spec.js';
+import type { OciImageConfig } from '../../server/oci/types.js';
 
 export function namespaceOptions(o: Partial<NamespaceOption__Output> = {}): NamespaceOption__Output {
   return { network: 'POD', pid: 'CONTAINER', ipc: 'POD', target_id: '', userns_options: null, ...o };

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../server/errors.js';
-import { readHostDevice, readHostDevices } from '../../shim/oci/devices.js';
-import { minOomScoreAdj, parseKernelRelease, readImageFile, readImageUserFiles, realHostPath, resolveInRoot } from '../../shim/oci/host.js';
+import { readHostDevice, readHostDevices } from '../../server/oci/devices.js';
+import { minOomScoreAdj, parseKernelRelease, readImageFile, readImageUserFiles, realHostPath, resolveInRoot } from '../../server/oci/host.js';
 
 function tree(): { root: string; outside: string; cleanup: () => void } {
   const base = mkdtempSync(join(tmpdir(), 'berth-oci-host-'));

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { mountOf, parseMountInfo, propagationOf } from '../../shim/mountinfo.js';
-import { propagationLookup } from '../../shim/oci/host.js';
-import { containerMounts, type MountInputs } from '../../shim/oci/mounts.js';
-import type { OciMount } from '../../shim/oci/types.js';
+import { mountOf, parseMountInfo, propagationOf } from '../../server/mountinfo.js';
+import { propagationLookup } from '../../server/oci/host.js';
+import { containerMounts, type MountInputs } from '../../server/oci/mounts.js';
+import type { OciMount } from '../../server/oci/types.js';
 import { mount } from './oci-fixtures.js';
 
 const POD = { hostsPath: '/pod/hosts', resolvConfPath: '/pod/resolv.conf', hostnamePath: '/pod/hostname', shmPath: '/pod/shm' };

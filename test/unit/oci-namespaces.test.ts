@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { containerNamespaces, type NamespacePaths } from '../../shim/oci/namespaces.js';
+import { containerNamespaces, type NamespacePaths } from '../../server/oci/namespaces.js';
 import { namespaceOptions } from './oci-fixtures.js';
 
 const PATHS: NamespacePaths = {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { DEFAULT_PATH_ENV, mergeEnv, processArgs, processCwd, processEnv, stopSignal } from '../../shim/oci/process.js';
+import { DEFAULT_PATH_ENV, mergeEnv, processArgs, processCwd, processEnv, stopSignal } from '../../server/oci/process.js';
 
 const image = { Entrypoint: ['/entry', '--flag'], Cmd: ['serve', '--port=80'] };
 

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { DEFAULT_CAPABILITIES } from '../../shim/oci/capabilities.js';
-import { CLONE_NAMESPACE_FLAGS } from '../../shim/oci/seccomp-default.js';
-import { defaultSeccompProfile, parseSeccompProfile, seccompChoice, type CriSeccompFields } from '../../shim/oci/seccomp.js';
-import type { OciSeccomp } from '../../shim/oci/types.js';
+import { DEFAULT_CAPABILITIES } from '../../server/oci/capabilities.js';
+import { CLONE_NAMESPACE_FLAGS } from '../../server/oci/seccomp-default.js';
+import { defaultSeccompProfile, parseSeccompProfile, seccompChoice, type CriSeccompFields } from '../../server/oci/seccomp.js';
+import type { OciSeccomp } from '../../server/oci/types.js';
 
 const fields = (o: Partial<CriSeccompFields>): CriSeccompFields => ({ seccomp: null, seccomp_profile_path: '', privileged: false, ...o });
 

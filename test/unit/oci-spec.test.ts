@@ -1,8 +1,8 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { capabilitiesFromMask, DEFAULT_CAPABILITIES } from '../../shim/oci/capabilities.js';
-import type { HostDevice } from '../../shim/oci/devices.js';
-import { buildContainerSpec, clampOomScoreAdj, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeSysctlName } from '../../shim/oci/spec.js';
+import { capabilitiesFromMask, DEFAULT_CAPABILITIES } from '../../server/oci/capabilities.js';
+import type { HostDevice } from '../../server/oci/devices.js';
+import { buildContainerSpec, clampOomScoreAdj, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, normalizeSysctlName } from '../../server/oci/spec.js';
 import { containerConfig, mount, namespaceOptions, resources, sandboxConfig, securityContext, specInput } from './oci-fixtures.js';
 
 const privilegedSandbox = () => {

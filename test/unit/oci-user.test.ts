@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { criUserString, parseGroup, parsePasswd, resolveUser, type CriUserFields } from '../../shim/oci/user.js';
+import { criUserString, parseGroup, parsePasswd, resolveUser, type CriUserFields } from '../../server/oci/user.js';
 import { GROUP, PASSWD } from './oci-fixtures.js';
 
 function cri(o: Partial<CriUserFields> = {}): CriUserFields {

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { failedPrecondition, internal, invalidArgument } from '../../server/errors.js';
+import { failedPrecondition, internal, invalidArgument } from '../errors.js';
 import type { CgroupWrite } from './common.js';
 
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;

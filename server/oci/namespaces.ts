@@ -1,7 +1,7 @@
 // Which namespaces a container joins and which it gets new. Pods have no pause process:
 // their network, IPC and UTS namespaces are pinned files, and a pod-wide PID namespace
 // belongs to the pod's init (catatonit); the caller passes the paths.
-import { failedPrecondition, invalidArgument, unimplemented } from '../../server/errors.js';
+import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
 import type { OciNamespace } from './types.js';
 
 /** CRI NamespaceOption fields we read (generated `NamespaceOption__Output`). */

@@ -1,6 +1,6 @@
 // Linux capabilities: the known set (by bit number), containerd's default set for
 // containers, and the CRI add/drop rules including "ALL".
-import { failedPrecondition, invalidArgument } from '../../server/errors.js';
+import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { OciCapabilities } from './types.js';
 
 /** Every capability the kernel defines, indexed by its bit number (linux/capability.h, up to 6.x). */

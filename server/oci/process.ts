@@ -1,6 +1,6 @@
 // The container's process line: argv from the CRI command/args and the image's
 // Entrypoint/Cmd, its environment and working directory, and the stop signal.
-import { invalidArgument } from '../../server/errors.js';
+import { invalidArgument } from '../errors.js';
 import type { OciImageConfig } from './types.js';
 
 /** The PATH a process gets when neither the image nor the CRI config sets one (containerd's and Docker's). */

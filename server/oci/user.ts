@@ -1,7 +1,7 @@
 // Who the container process runs as: CRI run_as_user / run_as_username / run_as_group /
 // supplemental_groups and the image's USER, resolved through the image's own /etc/passwd
 // and /etc/group (read from the rootfs by the caller and passed in as text).
-import { invalidArgument } from '../../server/errors.js';
+import { invalidArgument } from '../errors.js';
 import type { OciUser } from './types.js';
 
 export interface PasswdEntry {

@@ -1,6 +1,6 @@
 // Picks the manager for the host's layout: callers hold a CgroupManager and never ask which
 // hierarchy is underneath.
-import { failedPrecondition } from '../../server/errors.js';
+import { failedPrecondition } from '../errors.js';
 import type { CgroupManager } from './common.js';
 import type { CgroupLayout } from './detect.js';
 import { createV1Manager } from './v1/manager.js';

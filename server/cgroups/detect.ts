@@ -5,7 +5,7 @@
 // - v1: v1 controller hierarchies only.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { failedPrecondition } from '../../server/errors.js';
+import { failedPrecondition } from '../errors.js';
 import { parseMountInfo } from '../mountinfo.js';
 
 export type CgroupMode = 'v1' | 'hybrid' | 'v2';

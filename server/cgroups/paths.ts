@@ -3,7 +3,7 @@
 // (systemd). berth's cgroupfs driver accepts both, expanding slice names the way systemd
 // lays them out on disk (runc's ExpandSlice).
 import { posix } from 'node:path';
-import { invalidArgument } from '../../server/errors.js';
+import { invalidArgument } from '../errors.js';
 
 const SLICE = '.slice';
 

@@ -2,7 +2,7 @@
 // takes as arguments. Each does one read; the interpretation is a pure function beside it.
 import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
-import { invalidArgument } from '../../server/errors.js';
+import { invalidArgument } from '../errors.js';
 import { mountOf, parseMountInfo, propagationOf, type Propagation } from '../mountinfo.js';
 import { effectiveCapabilitiesFromStatus } from './capabilities.js';
 

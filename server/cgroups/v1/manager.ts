@@ -2,7 +2,7 @@
 // controller may live on the cgroup2 mount instead (hugetlb on our Debian test hosts); such
 // controllers are driven with their v2 files there.
 import { join, posix } from 'node:path';
-import { failedPrecondition } from '../../../server/errors.js';
+import { failedPrecondition } from '../../errors.js';
 import type { CgroupManager, CgroupResources, CgroupStats, CgroupWrite, V1Controller } from '../common.js';
 import { v1Writes } from '../convert.js';
 import { applyWrites, listControls, makeCgroupDir, parseProcs, readControl, removeCgroupDir, writeControl } from '../fs.js';

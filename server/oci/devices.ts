@@ -3,7 +3,7 @@
 // that stats /dev for it.
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { failedPrecondition, invalidArgument } from '../../server/errors.js';
+import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { OciDevice, OciDeviceCgroup } from './types.js';
 
 /** A device node on the host, as stat(2) sees it. */

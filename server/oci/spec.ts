@@ -5,9 +5,9 @@
 //
 // Behaviour follows containerd's CRI plugin (internal/cri/server/container_create_linux.go
 // and internal/cri/opts), which is what kubelet and critest expect of a runtime.
-import { failedPrecondition, invalidArgument, unimplemented } from '../../server/errors.js';
-import type { ContainerConfig__Output } from '../../server/cri/generated/runtime/v1/ContainerConfig.js';
-import type { PodSandboxConfig__Output } from '../../server/cri/generated/runtime/v1/PodSandboxConfig.js';
+import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
+import type { ContainerConfig__Output } from '../cri/generated/runtime/v1/ContainerConfig.js';
+import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import { fromCriResources, toOciResources } from '../cgroups/convert.js';
 import type { Propagation } from '../mountinfo.js';
 import { containerAnnotations } from './annotations.js';

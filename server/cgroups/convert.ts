@@ -1,7 +1,7 @@
 // THE one place where resources change shape: CRI LinuxContainerResources → hierarchy-
 // neutral CgroupResources → cgroup v1 or v2 file writes (and → the OCI spec's
 // linux.resources). Pure; the managers only carry the writes out.
-import { invalidArgument } from '../../server/errors.js';
+import { invalidArgument } from '../errors.js';
 import type { OciLinuxResources } from '../oci/types.js';
 import type { CgroupResources, CgroupWrite, HugepageLimit, V1Controller, V2Controller } from './common.js';
 import * as v1cpu from './v1/cpu.js';

@@ -2,7 +2,7 @@
 // the pod's files (/etc/hosts, /etc/resolv.conf, /etc/hostname, /dev/shm) and the CRI
 // mounts, with their propagation mapped to OCI options and rootfsPropagation.
 import { posix } from 'node:path';
-import { failedPrecondition, invalidArgument, unimplemented } from '../../server/errors.js';
+import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
 import type { Propagation } from '../mountinfo.js';
 import type { OciLinux, OciMount } from './types.js';
 

@@ -1,6 +1,6 @@
 // Which seccomp profile a container gets (RuntimeDefault, Unconfined, Localhost) and the
 // RuntimeDefault profile assembled for an architecture and a capability set.
-import { invalidArgument } from '../../server/errors.js';
+import { invalidArgument } from '../errors.js';
 import {
   ALWAYS_ALLOWED,
   ARCHITECTURES,
