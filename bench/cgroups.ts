@@ -5,13 +5,35 @@
 import { mkdir, readFile, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { hostCgroupRoots } from '../server/sandbox/pod-cgroup.js';
-import { parseMountInfo } from '../server/mountinfo.js';
+import { parseMountInfo, type MountInfo } from '../hostutil/mountinfo.js';
+
+// The bench reads the host's cgroup mounts itself rather than asking berthd's cgroup
+// module: the parent it creates must suit both runtimes, so it should not agree with
+// berth by construction.
+function cgroupMounts(): MountInfo[] {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2');
+}
 
 /** Every mounted cgroup hierarchy (v1 controllers, named ones such as name=systemd, cgroup2). */
 function allHierarchies(): string[] {
-  const mounts = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
-  return [...new Set(mounts.filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2').map((m) => m.mountPoint))];
+  return [...new Set(cgroupMounts().map((m) => m.mountPoint))];
+}
+
+/**
+ * Where pods go: the v1 controller hierarchies on v1 and hybrid hosts (not named ones, not
+ * the hybrid cgroup2 mount), else the v2 mount. Controllers are the kernel's list in /proc/cgroups.
+ */
+function podHierarchies(): string[] {
+  const controllers = new Set(
+    readFileSync('/proc/cgroups', 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split('\t')[0]),
+  );
+  const mounts = cgroupMounts();
+  const v1 = mounts.filter((m) => m.fsType === 'cgroup' && m.superOptions.some((o) => controllers.has(o)));
+  if (v1.length) return [...new Set(v1.map((m) => m.mountPoint))];
+  return [...new Set(mounts.filter((m) => m.fsType === 'cgroup2').map((m) => m.mountPoint))];
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -23,7 +45,7 @@ async function isDir(p: string): Promise<boolean> {
 }
 
 export async function createCgroupParent(rel: string): Promise<void> {
-  for (const root of hostCgroupRoots().roots) {
+  for (const root of podHierarchies()) {
     const dir = join(root, rel);
     await mkdir(dir, { recursive: true });
     // v1 cpuset: a new group starts with no cpus/mems and no task may join it.

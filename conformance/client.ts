@@ -1,9 +1,9 @@
 // A promise-based CRI client over berth's proto: used by the conformance suite, the
 // integration tests and the benchmarks, against any CRI socket.
 import * as grpc from '@grpc/grpc-js';
-import { loadCri } from '../server/cri/proto.js';
-import type { RuntimeServiceClient } from '../server/cri/generated/runtime/v1/RuntimeService.js';
-import type { ImageServiceClient } from '../server/cri/generated/runtime/v1/ImageService.js';
+import { loadCri } from '../wire/cri/proto.js';
+import type { RuntimeServiceClient } from '../wire/cri/generated/runtime/v1/RuntimeService.js';
+import type { ImageServiceClient } from '../wire/cri/generated/runtime/v1/ImageService.js';
 
 export interface CriClient {
   runtime: RuntimeServiceClient;

@@ -1,7 +1,7 @@
 // Container and pod lifecycle events for GetContainerEvents (kubelet's evented PLEG).
 // Subscribers get events from the moment they subscribe; a slow one is dropped rather
 // than letting its backlog grow without bound.
-import type { ContainerEventResponse } from './cri/generated/runtime/v1/ContainerEventResponse.js';
+import type { ContainerEventResponse } from '../wire/cri/generated/runtime/v1/ContainerEventResponse.js';
 
 export type EventListener = (ev: ContainerEventResponse) => void;
 

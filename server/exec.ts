@@ -1,78 +1,16 @@
-// Running host tools (util-linux, CNI plugins, OCI runtimes) with argument vectors,
-// never shell strings: request data can reach these arguments.
-import { spawn } from 'node:child_process';
+// berthd runs host tools through hostutil/exec.ts; here a tool that cannot be started at
+// all becomes berth's Internal error kind (the gRPC edge answers INTERNAL), as domain code
+// expects. A non-zero exit stays a CommandError for the caller to classify.
+import { run as runTool, SpawnError, type RunOptions, type RunResult } from '../hostutil/exec.js';
 import { internal } from './errors.js';
 
-export interface RunOptions {
-  input?: string | Buffer;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  timeoutMs?: number;
-  /** Do not throw on a non-zero exit; the caller inspects `code`. */
-  allowFailure?: boolean;
-  maxOutputBytes?: number;
-}
+export { CommandError, type RunOptions, type RunResult } from '../hostutil/exec.js';
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export class CommandError extends Error {
-  constructor(
-    readonly argv: readonly string[],
-    readonly result: RunResult,
-  ) {
-    const why = result.stderr.trim() || result.stdout.trim() || (result.signal ? `killed by ${result.signal}` : `exit code ${result.code}`);
-    super(`${argv[0]} ${argv.slice(1, 3).join(' ')}${argv.length > 3 ? ' …' : ''}: ${why}`);
-    this.name = 'CommandError';
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  try {
+    return await runTool(file, args, opts);
+  } catch (e) {
+    if (e instanceof SpawnError) throw internal(e.message, e.cause);
+    throw e;
   }
-}
-
-export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const max = opts.maxOutputBytes ?? 4 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
-    let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) {
-      timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    }
-    child.stdout.on('data', (b: Buffer) => {
-      if (outLen < max) out.push(b);
-      outLen += b.length;
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      if (errLen < max) err.push(b);
-      errLen += b.length;
-    });
-    child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      reject(internal(`cannot run ${file}: ${e.message}`, e));
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      const result: RunResult = {
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      };
-      if (code !== 0 && !opts.allowFailure) reject(new CommandError([file, ...args], result));
-      else resolve(result);
-    });
-    child.stdin.on('error', () => {
-      /* the tool may exit without reading its input */
-    });
-    child.stdin.end(opts.input ?? '');
-  });
 }

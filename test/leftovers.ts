@@ -2,8 +2,8 @@
 // no mounts, network namespaces, test bridges or veths, cgroups, processes or temp dirs.
 // Exits non-zero with a list of what remains.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { run } from '../server/exec.js';
-import { mountPoints } from '../server/mounts.js';
+import { run } from '../hostutil/exec.js';
+import { mountPoints } from '../hostutil/mounts.js';
 
 export async function findLeftovers(): Promise<string[]> {
   const found: string[] = [];

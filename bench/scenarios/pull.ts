@@ -6,7 +6,7 @@
 // The image is removed between rounds on both runtimes.
 // pull-files: the same with an image of 3 layers of many small text files (9,000 in all;
 // 900 in quick mode), where the time goes into creating files, not into bytes.
-import { run } from '../../server/exec.js';
+import { run } from '../../hostutil/exec.js';
 import { call, timed } from '../cri.js';
 import { isWorkload } from '../images.js';
 import { instanceProcesses, peakRssKiB, privateKiB, resetPeakRss, rssKiB } from '../procs.js';

@@ -15,8 +15,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../server/exec.js';
-import { unmountAll } from '../../server/mounts.js';
+import { run } from '../../hostutil/exec.js';
+import { unmountAll } from '../../hostutil/mounts.js';
 import { criClient } from '../client.js';
 import { pushPauseImage } from '../images.js';
 

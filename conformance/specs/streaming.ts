@@ -10,7 +10,9 @@
 //    requestID).
 import { AssertionFailed, expect, type Spec, type SpecContext } from '../spec.js';
 import { connectChannels, type ChannelConn } from '../websocket.js';
-import { dialSpdy, RstStatus, type SpdyConnection, type SpdyError, type SpdyStream } from '../../server/streaming/spdy.js';
+import { RstStatus, type SpdyError } from '../../wire/spdy/codec.js';
+import type { SpdyConnection, SpdyStream } from '../../wire/spdy/connection.js';
+import { dialSpdy } from '../../wire/spdy/dial.js';
 
 const BASE = ['RunPodSandbox', 'StopPodSandbox', 'RemovePodSandbox', 'PullImage', 'ImageStatus', 'CreateContainer', 'StartContainer', 'RemoveContainer', 'ContainerStatus'] as const;
 const PROTOCOLS = ['v4.channel.k8s.io'];

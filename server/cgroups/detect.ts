@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition } from '../errors.js';
-import { parseMountInfo } from '../mountinfo.js';
+import { parseMountInfo } from '../../hostutil/mountinfo.js';
 
 export type CgroupMode = 'v1' | 'hybrid' | 'v2';
 

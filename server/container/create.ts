@@ -24,8 +24,8 @@ import { cleanupContainer } from './remove.js';
 import { containerEvent } from './status.js';
 import { BERTH_CGROUP_PARENT, containerPaths, exitDir, hostFacts, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { CreateContainerRequest__Output } from '../cri/generated/runtime/v1/CreateContainerRequest.js';
-import type { CreateContainerResponse } from '../cri/generated/runtime/v1/CreateContainerResponse.js';
+import type { CreateContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/CreateContainerRequest.js';
+import type { CreateContainerResponse } from '../../wire/cri/generated/runtime/v1/CreateContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 /** The container's log file: inside the pod's log directory, never outside it (pure). */

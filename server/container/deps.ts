@@ -15,7 +15,7 @@ import type { ContainerPaths } from './types.js';
 import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
 import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
 import { hostCgroupRoots } from '../sandbox/pod-cgroup.js';
-import { parseMountInfo } from '../mountinfo.js';
+import { parseMountInfo } from '../../hostutil/mountinfo.js';
 
 export interface HostFacts {
   minOomScoreAdj: number;

@@ -8,8 +8,8 @@ import { runtimeExec } from './monitor.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { OciSpec } from '../oci/types.js';
-import type { ExecSyncRequest__Output } from '../cri/generated/runtime/v1/ExecSyncRequest.js';
-import type { ExecSyncResponse } from '../cri/generated/runtime/v1/ExecSyncResponse.js';
+import type { ExecSyncRequest__Output } from '../../wire/cri/generated/runtime/v1/ExecSyncRequest.js';
+import type { ExecSyncResponse } from '../../wire/cri/generated/runtime/v1/ExecSyncResponse.js';
 
 /** Output kept per stream (CRI-O and containerd cap it too; kubelet probes need little). */
 export const EXEC_SYNC_MAX_OUTPUT = 16 * 1024 * 1024;

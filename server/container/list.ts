@@ -5,11 +5,11 @@ import { toContainer } from './status.js';
 import { inBatches } from '../cri/rpc.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { ContainerFilter__Output } from '../cri/generated/runtime/v1/ContainerFilter.js';
-import type { ListContainersRequest__Output } from '../cri/generated/runtime/v1/ListContainersRequest.js';
-import type { ListContainersResponse } from '../cri/generated/runtime/v1/ListContainersResponse.js';
-import type { StreamContainersRequest__Output } from '../cri/generated/runtime/v1/StreamContainersRequest.js';
-import type { StreamContainersResponse } from '../cri/generated/runtime/v1/StreamContainersResponse.js';
+import type { ContainerFilter__Output } from '../../wire/cri/generated/runtime/v1/ContainerFilter.js';
+import type { ListContainersRequest__Output } from '../../wire/cri/generated/runtime/v1/ListContainersRequest.js';
+import type { ListContainersResponse } from '../../wire/cri/generated/runtime/v1/ListContainersResponse.js';
+import type { StreamContainersRequest__Output } from '../../wire/cri/generated/runtime/v1/StreamContainersRequest.js';
+import type { StreamContainersResponse } from '../../wire/cri/generated/runtime/v1/StreamContainersResponse.js';
 
 export function containerMatches(rec: Readonly<ContainerRecord>, f: ContainerFilter__Output | null): boolean {
   if (rec.creating) return false;

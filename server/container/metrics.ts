@@ -6,12 +6,12 @@ import { nowNs } from '../time.js';
 import { statsOf, visible } from './stats.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { ContainerStats } from '../cri/generated/runtime/v1/ContainerStats.js';
-import type { Metric } from '../cri/generated/runtime/v1/Metric.js';
-import type { MetricDescriptor } from '../cri/generated/runtime/v1/MetricDescriptor.js';
-import type { PodSandboxMetrics } from '../cri/generated/runtime/v1/PodSandboxMetrics.js';
-import type { ListMetricDescriptorsResponse } from '../cri/generated/runtime/v1/ListMetricDescriptorsResponse.js';
-import type { ListPodSandboxMetricsResponse } from '../cri/generated/runtime/v1/ListPodSandboxMetricsResponse.js';
+import type { ContainerStats } from '../../wire/cri/generated/runtime/v1/ContainerStats.js';
+import type { Metric } from '../../wire/cri/generated/runtime/v1/Metric.js';
+import type { MetricDescriptor } from '../../wire/cri/generated/runtime/v1/MetricDescriptor.js';
+import type { PodSandboxMetrics } from '../../wire/cri/generated/runtime/v1/PodSandboxMetrics.js';
+import type { ListMetricDescriptorsResponse } from '../../wire/cri/generated/runtime/v1/ListMetricDescriptorsResponse.js';
+import type { ListPodSandboxMetricsResponse } from '../../wire/cri/generated/runtime/v1/ListPodSandboxMetricsResponse.js';
 
 const LABEL_KEYS = ['id', 'name', 'image'];
 

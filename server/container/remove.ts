@@ -4,15 +4,15 @@
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveIfPresent } from '../ids.js';
-import { unmountAll } from '../mounts.js';
+import { unmountAll } from '../../hostutil/mounts.js';
 import { runtimeDelete, runtimeKill, reapConmon, waitForExitFile } from './monitor.js';
 import { markExited } from './exits.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { RuntimeHandle } from './handlers.js';
-import type { RemoveContainerRequest__Output } from '../cri/generated/runtime/v1/RemoveContainerRequest.js';
-import type { RemoveContainerResponse } from '../cri/generated/runtime/v1/RemoveContainerResponse.js';
+import type { RemoveContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/RemoveContainerRequest.js';
+import type { RemoveContainerResponse } from '../../wire/cri/generated/runtime/v1/RemoveContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 export const handleOf = (rec: Pick<ContainerRecord, 'handler' | 'runtimePath' | 'runtimeRoot'>): RuntimeHandle => ({ name: rec.handler, path: rec.runtimePath, root: rec.runtimeRoot });

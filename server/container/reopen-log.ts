@@ -4,8 +4,8 @@ import { stat } from 'node:fs/promises';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { reopenLog } from './monitor.js';
 import type { ContainerDeps } from './deps.js';
-import type { ReopenContainerLogRequest__Output } from '../cri/generated/runtime/v1/ReopenContainerLogRequest.js';
-import type { ReopenContainerLogResponse } from '../cri/generated/runtime/v1/ReopenContainerLogResponse.js';
+import type { ReopenContainerLogRequest__Output } from '../../wire/cri/generated/runtime/v1/ReopenContainerLogRequest.js';
+import type { ReopenContainerLogResponse } from '../../wire/cri/generated/runtime/v1/ReopenContainerLogResponse.js';
 
 export async function reopenContainerLog(deps: ContainerDeps, req: ReopenContainerLogRequest__Output): Promise<ReopenContainerLogResponse> {
   if (!req.container_id) throw invalidArgument('container_id must not be empty');

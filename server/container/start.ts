@@ -6,8 +6,8 @@ import { runtimeStart } from './monitor.js';
 import { handleOf } from './remove.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';
-import type { StartContainerRequest__Output } from '../cri/generated/runtime/v1/StartContainerRequest.js';
-import type { StartContainerResponse } from '../cri/generated/runtime/v1/StartContainerResponse.js';
+import type { StartContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/StartContainerRequest.js';
+import type { StartContainerResponse } from '../../wire/cri/generated/runtime/v1/StartContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 export async function startContainer(deps: ContainerDeps, req: StartContainerRequest__Output, ctx: CallContext): Promise<StartContainerResponse> {

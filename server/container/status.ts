@@ -6,12 +6,12 @@ import { nowNs } from '../time.js';
 import { toPodSandboxStatus } from '../sandbox/status.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { Container } from '../cri/generated/runtime/v1/Container.js';
-import type { ContainerStatus } from '../cri/generated/runtime/v1/ContainerStatus.js';
-import type { ContainerStatusRequest__Output } from '../cri/generated/runtime/v1/ContainerStatusRequest.js';
-import type { ContainerStatusResponse } from '../cri/generated/runtime/v1/ContainerStatusResponse.js';
-import type { ContainerEventResponse } from '../cri/generated/runtime/v1/ContainerEventResponse.js';
-import type { ContainerEventType } from '../cri/generated/runtime/v1/ContainerEventType.js';
+import type { Container } from '../../wire/cri/generated/runtime/v1/Container.js';
+import type { ContainerStatus } from '../../wire/cri/generated/runtime/v1/ContainerStatus.js';
+import type { ContainerStatusRequest__Output } from '../../wire/cri/generated/runtime/v1/ContainerStatusRequest.js';
+import type { ContainerStatusResponse } from '../../wire/cri/generated/runtime/v1/ContainerStatusResponse.js';
+import type { ContainerEventResponse } from '../../wire/cri/generated/runtime/v1/ContainerEventResponse.js';
+import type { ContainerEventType } from '../../wire/cri/generated/runtime/v1/ContainerEventType.js';
 
 export function toContainer(rec: Readonly<ContainerRecord>): Container {
   return {

@@ -7,8 +7,8 @@ import { markExited } from './exits.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { StopContainerRequest__Output } from '../cri/generated/runtime/v1/StopContainerRequest.js';
-import type { StopContainerResponse } from '../cri/generated/runtime/v1/StopContainerResponse.js';
+import type { StopContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/StopContainerRequest.js';
+import type { StopContainerResponse } from '../../wire/cri/generated/runtime/v1/StopContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 /** Stops a container whose lock the caller holds. */

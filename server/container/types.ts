@@ -1,9 +1,9 @@
 // What berth records about a container: the request as given, what berth built for it
 // (paths, cgroup, runtime handler) and its lifecycle, so that every RPC and a berthd
 // restart work from the record alone.
-import type { ContainerConfig__Output } from '../cri/generated/runtime/v1/ContainerConfig.js';
+import type { ContainerConfig__Output } from '../../wire/cri/generated/runtime/v1/ContainerConfig.js';
 import type { OciUser } from '../oci/types.js';
-import type { LinuxContainerResources__Output } from '../cri/generated/runtime/v1/LinuxContainerResources.js';
+import type { LinuxContainerResources__Output } from '../../wire/cri/generated/runtime/v1/LinuxContainerResources.js';
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 

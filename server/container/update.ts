@@ -5,8 +5,8 @@ import { fromCriResources, toOciResources } from '../cgroups/convert.js';
 import { runtimeUpdate } from './monitor.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
-import type { UpdateContainerResourcesRequest__Output } from '../cri/generated/runtime/v1/UpdateContainerResourcesRequest.js';
-import type { UpdateContainerResourcesResponse } from '../cri/generated/runtime/v1/UpdateContainerResourcesResponse.js';
+import type { UpdateContainerResourcesRequest__Output } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesRequest.js';
+import type { UpdateContainerResourcesResponse } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 export async function updateContainerResources(deps: ContainerDeps, req: UpdateContainerResourcesRequest__Output, ctx: CallContext): Promise<UpdateContainerResourcesResponse> {

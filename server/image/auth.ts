@@ -1,7 +1,7 @@
 // Registry authentication: credentials from the CRI AuthConfig (or config.toml), the
 // WWW-Authenticate challenge (Basic or Bearer with realm/service/scope), and tokens
 // from the realm (anonymous, basic, OAuth2 refresh token, or a given registry token).
-import type { AuthConfig__Output } from '../cri/generated/runtime/v1/AuthConfig.js';
+import type { AuthConfig__Output } from '../../wire/cri/generated/runtime/v1/AuthConfig.js';
 import { BerthError, invalidArgument, unavailable } from '../errors.js';
 import { httpRequest, readBody, retryAfterMs, TransientError, type TlsOptions } from './http.js';
 

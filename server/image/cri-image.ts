@@ -1,5 +1,5 @@
 // Image records in the CRI's shape (Image, ImageStatus info). Pure.
-import type { Image__Output } from '../cri/generated/runtime/v1/Image.js';
+import type { Image__Output } from '../../wire/cri/generated/runtime/v1/Image.js';
 import type { ImageRecord, ImageRef } from './image-store.js';
 
 /** The CRI's uid/username from the config's User (`uid`, `uid:gid`, `name`, `name:group`).

@@ -3,9 +3,9 @@
 // image's layers while containers use them. The gRPC handlers stay thin over this.
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Image__Output } from '../cri/generated/runtime/v1/Image.js';
-import type { ImageFilter__Output } from '../cri/generated/runtime/v1/ImageFilter.js';
-import type { FilesystemUsage__Output } from '../cri/generated/runtime/v1/FilesystemUsage.js';
+import type { Image__Output } from '../../wire/cri/generated/runtime/v1/Image.js';
+import type { ImageFilter__Output } from '../../wire/cri/generated/runtime/v1/ImageFilter.js';
+import type { FilesystemUsage__Output } from '../../wire/cri/generated/runtime/v1/FilesystemUsage.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { ContentStore } from './content-store.js';

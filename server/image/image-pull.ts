@@ -4,8 +4,8 @@
 // and the pull's own downloads and unpacks are stopped, cleaned and collected.
 import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
-import type { AuthConfig__Output } from '../cri/generated/runtime/v1/AuthConfig.js';
-import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { AuthConfig__Output } from '../../wire/cri/generated/runtime/v1/AuthConfig.js';
+import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { BerthError, canceled, failedPrecondition, notFound } from '../errors.js';
 import { credentialsFromAuthConfig } from './auth.js';
 import { chainIds } from './digest.js';

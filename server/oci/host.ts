@@ -3,7 +3,7 @@
 import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
-import { mountOf, parseMountInfo, propagationOf, type Propagation } from '../mountinfo.js';
+import { mountOf, parseMountInfo, propagationOf, type Propagation } from '../../hostutil/mountinfo.js';
 import { effectiveCapabilitiesFromStatus } from './capabilities.js';
 
 /**

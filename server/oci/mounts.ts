@@ -3,7 +3,7 @@
 // mounts, with their propagation mapped to OCI options and rootfsPropagation.
 import { posix } from 'node:path';
 import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
-import type { Propagation } from '../mountinfo.js';
+import type { Propagation } from '../../hostutil/mountinfo.js';
 import type { OciLinux, OciMount } from './types.js';
 
 /** The fields of a CRI Mount that we read (generated `Mount__Output`). */

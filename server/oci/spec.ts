@@ -6,10 +6,10 @@
 // Behaviour follows containerd's CRI plugin (internal/cri/server/container_create_linux.go
 // and internal/cri/opts), which is what kubelet and critest expect of a runtime.
 import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
-import type { ContainerConfig__Output } from '../cri/generated/runtime/v1/ContainerConfig.js';
-import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { ContainerConfig__Output } from '../../wire/cri/generated/runtime/v1/ContainerConfig.js';
+import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { fromCriResources, toOciResources } from '../cgroups/convert.js';
-import type { Propagation } from '../mountinfo.js';
+import type { Propagation } from '../../hostutil/mountinfo.js';
 import { containerAnnotations } from './annotations.js';
 import { containerCapabilities, KNOWN_CAPABILITIES, ociCapabilities } from './capabilities.js';
 import { containerDevices, type DeviceLookup, type HostDevice } from './devices.js';

@@ -1,6 +1,6 @@
 // GetContainerEvents: a long-lived stream of lifecycle events until the client goes away.
 import type { EventBus } from '../events.js';
-import type { ContainerEventResponse } from '../cri/generated/runtime/v1/ContainerEventResponse.js';
+import type { ContainerEventResponse } from '../../wire/cri/generated/runtime/v1/ContainerEventResponse.js';
 
 export function containerEvents(bus: EventBus, send: (ev: ContainerEventResponse) => void, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

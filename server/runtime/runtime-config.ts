@@ -4,9 +4,9 @@ import { invalidArgument } from '../errors.js';
 import type { BerthConfig } from '../config.js';
 import type { SettingsStore } from '../store/settings.js';
 import type { Logger } from '../logger.js';
-import type { RuntimeConfigResponse } from '../cri/generated/runtime/v1/RuntimeConfigResponse.js';
-import type { UpdateRuntimeConfigRequest__Output } from '../cri/generated/runtime/v1/UpdateRuntimeConfigRequest.js';
-import type { UpdateRuntimeConfigResponse } from '../cri/generated/runtime/v1/UpdateRuntimeConfigResponse.js';
+import type { RuntimeConfigResponse } from '../../wire/cri/generated/runtime/v1/RuntimeConfigResponse.js';
+import type { UpdateRuntimeConfigRequest__Output } from '../../wire/cri/generated/runtime/v1/UpdateRuntimeConfigRequest.js';
+import type { UpdateRuntimeConfigResponse } from '../../wire/cri/generated/runtime/v1/UpdateRuntimeConfigResponse.js';
 import { isIP } from 'node:net';
 
 export const POD_CIDR_KEY = 'pod_cidr';

@@ -5,9 +5,9 @@ import type { BerthConfig } from '../config.js';
 import { handlerProblem } from '../container/handlers.js';
 import type { NetworkSettings } from '../sandbox/deps.js';
 import type { CgroupRoots } from '../sandbox/pod-cgroup.js';
-import type { StatusRequest__Output } from '../cri/generated/runtime/v1/StatusRequest.js';
-import type { StatusResponse } from '../cri/generated/runtime/v1/StatusResponse.js';
-import type { RuntimeCondition } from '../cri/generated/runtime/v1/RuntimeCondition.js';
+import type { StatusRequest__Output } from '../../wire/cri/generated/runtime/v1/StatusRequest.js';
+import type { StatusResponse } from '../../wire/cri/generated/runtime/v1/StatusResponse.js';
+import type { RuntimeCondition } from '../../wire/cri/generated/runtime/v1/RuntimeCondition.js';
 
 export interface HandlerState {
   name: string;

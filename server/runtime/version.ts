@@ -1,6 +1,6 @@
 // Version: who we are on the wire.
 import { readFileSync } from 'node:fs';
-import type { VersionResponse } from '../cri/generated/runtime/v1/VersionResponse.js';
+import type { VersionResponse } from '../../wire/cri/generated/runtime/v1/VersionResponse.js';
 
 export const RUNTIME_NAME = 'berth';
 /** The kubelet runtime API version string CRI runtimes report. */

@@ -8,7 +8,7 @@ import type { EventBus } from '../events.js';
 import type { PodSandboxStore } from './store.js';
 import type { CgroupRoots, CreatedCgroups } from './pod-cgroup.js';
 import type { NetworkConfigLookup } from '../network/conflist.js';
-import type { ContainerStatus } from '../cri/generated/runtime/v1/ContainerStatus.js';
+import type { ContainerStatus } from '../../wire/cri/generated/runtime/v1/ContainerStatus.js';
 
 /** How sandboxes reach the containers that live in them (the containers module plugs in here). */
 export interface PodContainers {

@@ -4,11 +4,11 @@ import { toPodSandbox } from './status.js';
 import { inBatches } from '../cri/rpc.js';
 import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
-import type { PodSandboxFilter__Output } from '../cri/generated/runtime/v1/PodSandboxFilter.js';
-import type { ListPodSandboxRequest__Output } from '../cri/generated/runtime/v1/ListPodSandboxRequest.js';
-import type { ListPodSandboxResponse } from '../cri/generated/runtime/v1/ListPodSandboxResponse.js';
-import type { StreamPodSandboxesRequest__Output } from '../cri/generated/runtime/v1/StreamPodSandboxesRequest.js';
-import type { StreamPodSandboxesResponse } from '../cri/generated/runtime/v1/StreamPodSandboxesResponse.js';
+import type { PodSandboxFilter__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxFilter.js';
+import type { ListPodSandboxRequest__Output } from '../../wire/cri/generated/runtime/v1/ListPodSandboxRequest.js';
+import type { ListPodSandboxResponse } from '../../wire/cri/generated/runtime/v1/ListPodSandboxResponse.js';
+import type { StreamPodSandboxesRequest__Output } from '../../wire/cri/generated/runtime/v1/StreamPodSandboxesRequest.js';
+import type { StreamPodSandboxesResponse } from '../../wire/cri/generated/runtime/v1/StreamPodSandboxesResponse.js';
 
 export function matchesLabels(labels: Record<string, string>, selector: Record<string, string>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);

@@ -3,7 +3,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
-import type { DNSConfig__Output } from '../cri/generated/runtime/v1/DNSConfig.js';
+import type { DNSConfig__Output } from '../../wire/cri/generated/runtime/v1/DNSConfig.js';
 
 /** resolv.conf from the pod's DNSConfig; with none, the host's file is used as is. */
 export function buildResolvConf(dns: DNSConfig__Output | null, hostResolvConf: string): string {

@@ -5,8 +5,8 @@ import { stopLocked } from './stop.js';
 import { removePodResources } from './teardown.js';
 import { sandboxEvent } from './status.js';
 import type { SandboxDeps } from './deps.js';
-import type { RemovePodSandboxRequest__Output } from '../cri/generated/runtime/v1/RemovePodSandboxRequest.js';
-import type { RemovePodSandboxResponse } from '../cri/generated/runtime/v1/RemovePodSandboxResponse.js';
+import type { RemovePodSandboxRequest__Output } from '../../wire/cri/generated/runtime/v1/RemovePodSandboxRequest.js';
+import type { RemovePodSandboxResponse } from '../../wire/cri/generated/runtime/v1/RemovePodSandboxResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 export async function removePodSandbox(deps: SandboxDeps, req: RemovePodSandboxRequest__Output, ctx: CallContext): Promise<RemovePodSandboxResponse> {

@@ -18,10 +18,10 @@ import { sandboxPaths, type SandboxDeps } from './deps.js';
 import { sandboxEvent } from './status.js';
 import type { SandboxRecord } from './types.js';
 import type { NetworkConfList } from '../network/conflist.js';
-import type { RunPodSandboxRequest__Output } from '../cri/generated/runtime/v1/RunPodSandboxRequest.js';
-import type { RunPodSandboxResponse } from '../cri/generated/runtime/v1/RunPodSandboxResponse.js';
+import type { RunPodSandboxRequest__Output } from '../../wire/cri/generated/runtime/v1/RunPodSandboxRequest.js';
+import type { RunPodSandboxResponse } from '../../wire/cri/generated/runtime/v1/RunPodSandboxResponse.js';
 import type { CallContext } from '../cri/rpc.js';
-import type { PortMapping__Output } from '../cri/generated/runtime/v1/PortMapping.js';
+import type { PortMapping__Output } from '../../wire/cri/generated/runtime/v1/PortMapping.js';
 
 /** The CNI portMappings capability: only mappings that publish a host port. */
 export function cniPortMappings(pms: readonly PortMapping__Output[]): Array<Record<string, unknown>> {

@@ -2,12 +2,12 @@
 import { nowNs } from '../time.js';
 import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
-import type { PodSandboxStatus } from '../cri/generated/runtime/v1/PodSandboxStatus.js';
-import type { PodSandbox } from '../cri/generated/runtime/v1/PodSandbox.js';
-import type { PodSandboxStatusRequest__Output } from '../cri/generated/runtime/v1/PodSandboxStatusRequest.js';
-import type { PodSandboxStatusResponse } from '../cri/generated/runtime/v1/PodSandboxStatusResponse.js';
-import type { ContainerEventResponse } from '../cri/generated/runtime/v1/ContainerEventResponse.js';
-import type { ContainerEventType } from '../cri/generated/runtime/v1/ContainerEventType.js';
+import type { PodSandboxStatus } from '../../wire/cri/generated/runtime/v1/PodSandboxStatus.js';
+import type { PodSandbox } from '../../wire/cri/generated/runtime/v1/PodSandbox.js';
+import type { PodSandboxStatusRequest__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxStatusRequest.js';
+import type { PodSandboxStatusResponse } from '../../wire/cri/generated/runtime/v1/PodSandboxStatusResponse.js';
+import type { ContainerEventResponse } from '../../wire/cri/generated/runtime/v1/ContainerEventResponse.js';
+import type { ContainerEventType } from '../../wire/cri/generated/runtime/v1/ContainerEventType.js';
 
 export function toPodSandbox(rec: SandboxRecord): PodSandbox {
   return {

@@ -5,8 +5,8 @@ import { releasePodResources } from './teardown.js';
 import { sandboxEvent } from './status.js';
 import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
-import type { StopPodSandboxRequest__Output } from '../cri/generated/runtime/v1/StopPodSandboxRequest.js';
-import type { StopPodSandboxResponse } from '../cri/generated/runtime/v1/StopPodSandboxResponse.js';
+import type { StopPodSandboxRequest__Output } from '../../wire/cri/generated/runtime/v1/StopPodSandboxRequest.js';
+import type { StopPodSandboxResponse } from '../../wire/cri/generated/runtime/v1/StopPodSandboxResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
 /** Stops a pod whose lock the caller holds. */

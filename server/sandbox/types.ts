@@ -1,6 +1,6 @@
 // What berth records about a pod sandbox: the request as given and what berth built
 // for it, so that stop and remove work exactly (also after a berthd restart).
-import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { normalize } from 'node:path';
 import { cgroupfsParent, isSliceName } from '../cgroups/paths.js';
 import { invalidArgument } from '../errors.js';
-import type { PodSandboxConfig__Output } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode } from './types.js';
 
 export interface SandboxPlan {

@@ -9,7 +9,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { acceptSpdy, type SpdyStream } from './spdy.js';
+import { acceptSpdy } from './spdy-upgrade.js';
+import type { SpdyStream } from '../../wire/spdy/connection.js';
 import { acceptWebSocket, websocketChannels } from './ws.js';
 import { isWebSocket, setIdleTimeout } from './remotecommand.js';
 

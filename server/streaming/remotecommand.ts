@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Writable, type Readable, type Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { acceptSpdy, type SpdyStream } from './spdy.js';
+import { acceptSpdy } from './spdy-upgrade.js';
+import type { SpdyStream } from '../../wire/spdy/connection.js';
 import { acceptWebSocket, websocketChannels } from './ws.js';
 
 export interface StreamOptions {

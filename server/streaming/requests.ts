@@ -7,12 +7,12 @@ import { runningContainer } from '../container/exec-stream.js';
 import { readySandbox } from '../sandbox/port-forward.js';
 import type { StreamingServer } from './server.js';
 import type { StreamOptions } from './remotecommand.js';
-import type { ExecRequest__Output } from '../cri/generated/runtime/v1/ExecRequest.js';
-import type { ExecResponse } from '../cri/generated/runtime/v1/ExecResponse.js';
-import type { AttachRequest__Output } from '../cri/generated/runtime/v1/AttachRequest.js';
-import type { AttachResponse } from '../cri/generated/runtime/v1/AttachResponse.js';
-import type { PortForwardRequest__Output } from '../cri/generated/runtime/v1/PortForwardRequest.js';
-import type { PortForwardResponse } from '../cri/generated/runtime/v1/PortForwardResponse.js';
+import type { ExecRequest__Output } from '../../wire/cri/generated/runtime/v1/ExecRequest.js';
+import type { ExecResponse } from '../../wire/cri/generated/runtime/v1/ExecResponse.js';
+import type { AttachRequest__Output } from '../../wire/cri/generated/runtime/v1/AttachRequest.js';
+import type { AttachResponse } from '../../wire/cri/generated/runtime/v1/AttachResponse.js';
+import type { PortForwardRequest__Output } from '../../wire/cri/generated/runtime/v1/PortForwardRequest.js';
+import type { PortForwardResponse } from '../../wire/cri/generated/runtime/v1/PortForwardResponse.js';
 
 export interface StreamRpcDeps {
   containers: ContainerDeps;

@@ -3,17 +3,29 @@
 // with each other or with a berthd the operator runs. `cleanup` removes all of it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { criClient, type CriClient } from '../../conformance/client.js';
-import { run } from '../../server/exec.js';
-import { unmountAll } from '../../server/mounts.js';
-import { BERTHD_NODE_FLAGS } from '../../server/node-flags.js';
+import { run } from '../../hostutil/exec.js';
+import { unmountAll } from '../../hostutil/mounts.js';
 
 export const BERTHD = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 export const TEST_PREFIX = '/tmp/berth-test-';
+
+/**
+ * The node flags berthd's bin starts it with, read from the `#!` line of the built main.js
+ * (test/unit/node-flags.test.ts keeps that line equal to BERTHD_NODE_FLAGS): the harness,
+ * which the conformance suite and the bench use, launches berthd as the bin does without
+ * importing berthd's code.
+ */
+export function berthdNodeFlags(): string[] {
+  const first = readFileSync(BERTHD, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  if (!m) throw new Error(`${BERTHD} does not start with a '#!/usr/bin/env -S node …' line`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
 
 export interface TestNet {
   bridge: string;
@@ -103,7 +115,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
     args: opts.args ?? [],
     async start() {
       const args = [
-        ...BERTHD_NODE_FLAGS, // what berthd's #! line gives it
+        ...berthdNodeFlags(), // what berthd's #! line gives it
         BERTHD,
         '--config', join(dir, 'none.toml'),
         '--socket', t.socket,
@@ -183,7 +195,7 @@ export function podConfig(t: Pick<TestBerthd, 'logRoot'>, name: string, extra: R
 }
 
 export function nsMounted(path: string): Promise<boolean> {
-  return import('../../server/mounts.js').then(async (m) => (await m.mountPoints()).includes(path));
+  return import('../../hostutil/mounts.js').then(async (m) => (await m.mountPoints()).includes(path));
 }
 
 export { existsSync };

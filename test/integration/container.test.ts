@@ -12,7 +12,7 @@ import { podConfig, isRoot } from '../helpers/berthd.js';
 import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } from '../helpers/berthd-images.js';
 import { expectCode } from '../helpers/grpc-assert.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
-import { mountPoints } from '../../server/mounts.js';
+import { mountPoints } from '../../hostutil/mounts.js';
 
 interface Ctx extends BerthdTestContext {
   /** A second image with two layers, a user `app` (uid 1500) and a StopSignal. */

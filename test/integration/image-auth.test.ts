@@ -3,7 +3,7 @@
 // blob store, mirrors with and without fallback, retries on transient errors.
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
-import type { AuthConfig__Output } from '../../server/cri/generated/runtime/v1/AuthConfig.js';
+import type { AuthConfig__Output } from '../../wire/cri/generated/runtime/v1/AuthConfig.js';
 import { buildImage, pushImage, type BuiltImage } from '../helpers/image-builder.js';
 import { openImageEnv, storeLeftovers, type TestImageEnv } from '../helpers/image-fixtures.js';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { status as Status } from '@grpc/grpc-js';
 import { startBerthd, podConfig, isRoot, nsMounted, BERTHD, type TestBerthd } from '../helpers/berthd.js';
-import { run } from '../../server/exec.js';
+import { run } from '../../hostutil/exec.js';
 import { BERTHD_NODE_FLAGS } from '../../server/node-flags.js';
 
 const test = anyTest as TestFn<{ b: TestBerthd }>;

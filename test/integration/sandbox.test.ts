@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { startBerthd, podConfig, isRoot, nsMounted, type TestBerthd } from '../helpers/berthd.js';
 import { expectCode } from '../helpers/grpc-assert.js';
-import { run } from '../../server/exec.js';
+import { run } from '../../hostutil/exec.js';
 
 const test = anyTest as TestFn<{ b: TestBerthd }>;
 const rootOnly = isRoot() ? test.serial : test.serial.skip;

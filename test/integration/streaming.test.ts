@@ -11,7 +11,8 @@ import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } f
 import { expectCode } from '../helpers/grpc-assert.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
 import { connectChannels, type ChannelConn } from '../../conformance/websocket.js';
-import { dialSpdy, type SpdyConnection, type SpdyStream } from '../../server/streaming/spdy.js';
+import type { SpdyConnection, SpdyStream } from '../../wire/spdy/connection.js';
+import { dialSpdy } from '../../wire/spdy/dial.js';
 
 type Ctx = BerthdTestContext;
 const test = anyTest as TestFn<Ctx>;

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { authorityFixingStream, isValidAuthority, encodeLiteralBlock } from '../../server/cri/authority-fix.js';
-import { loadCri } from '../../server/cri/proto.js';
+import { loadCri } from '../../wire/cri/proto.js';
 import hpack from 'hpack.js';
 
 async function serve(fix: boolean) {

@@ -1,11 +1,11 @@
 // Builders for the generated CRI `__Output` shapes (every field present, as grpc-js with
 // defaults produces them), so each test states only what it is about.
-import type { ContainerConfig__Output } from '../../server/cri/generated/runtime/v1/ContainerConfig.js';
-import type { LinuxContainerResources__Output } from '../../server/cri/generated/runtime/v1/LinuxContainerResources.js';
-import type { LinuxContainerSecurityContext__Output } from '../../server/cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
-import type { Mount__Output } from '../../server/cri/generated/runtime/v1/Mount.js';
-import type { NamespaceOption__Output } from '../../server/cri/generated/runtime/v1/NamespaceOption.js';
-import type { PodSandboxConfig__Output } from '../../server/cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { ContainerConfig__Output } from '../../wire/cri/generated/runtime/v1/ContainerConfig.js';
+import type { LinuxContainerResources__Output } from '../../wire/cri/generated/runtime/v1/LinuxContainerResources.js';
+import type { LinuxContainerSecurityContext__Output } from '../../wire/cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
+import type { Mount__Output } from '../../wire/cri/generated/runtime/v1/Mount.js';
+import type { NamespaceOption__Output } from '../../wire/cri/generated/runtime/v1/NamespaceOption.js';
+import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { ContainerSpecInput, SpecHostOptions } from '../../server/oci/spec.js';
 import type { OciImageConfig } from '../../server/oci/types.js';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
-import { mountOf, parseMountInfo, propagationOf } from '../../server/mountinfo.js';
+import { mountOf, parseMountInfo, propagationOf } from '../../hostutil/mountinfo.js';
 import { propagationLookup } from '../../server/oci/host.js';
 import { containerMounts, type MountInputs } from '../../server/oci/mounts.js';
 import type { OciMount } from '../../server/oci/types.js';

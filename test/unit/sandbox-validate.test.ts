@@ -1,6 +1,6 @@
 import test from 'ava';
 import { validateSandboxConfig, validateLogDirectory, validateSysctls, normalizeCgroupParent } from '../../server/sandbox/validate.js';
-import type { PodSandboxConfig__Output } from '../../server/cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 
 const ctx = { handlers: ['runc', 'crun'], defaultHandler: 'runc', podLogRoots: ['/var/log/pods', '/tmp/t'] };
 

@@ -1,4 +1,5 @@
-// SPDY/3.1 (server/streaming/spdy.ts): frames, header blocks and their compression, and a
+// SPDY/3.1 (wire/spdy codec and connection, berthd's server/streaming/spdy-upgrade.ts and
+// the client's wire/spdy/dial.ts): frames, header blocks and their compression, and a
 // client and a server talking over a real loopback TCP connection through dialSpdy and
 // acceptSpdy on a Node http server.
 import test from 'ava';
@@ -14,16 +15,15 @@ import {
   HeaderDecompressor,
   RstStatus,
   SPDY_DICTIONARY,
-  SpdyConnection,
   SpdyError,
-  acceptSpdy,
   decodeHeaderBlock,
-  dialSpdy,
   encodeFrame,
   encodeHeaderBlock,
   type SpdyFrame,
-  type SpdyStream,
-} from '../../server/streaming/spdy.js';
+} from '../../wire/spdy/codec.js';
+import { SpdyConnection, type SpdyStream } from '../../wire/spdy/connection.js';
+import { dialSpdy } from '../../wire/spdy/dial.js';
+import { acceptSpdy } from '../../server/streaming/spdy-upgrade.js';
 
 function adler32(b: Buffer): number {
   let a = 1;

@@ -7,7 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from './generated/api.js';
 
-/** proto/runtime/v1/api.proto, relative to this file's compiled place (dist/server/cri/). */
+/** proto/runtime/v1/api.proto, relative to this file's compiled place (dist/wire/cri/). */
 export const CRI_PROTO_PATH = fileURLToPath(new URL('../../../proto/runtime/v1/api.proto', import.meta.url));
 
 export const LOADER_OPTIONS: protoLoader.Options = {
