@@ -3,7 +3,8 @@
 import { invalidArgument } from '../errors.js';
 import { nowNs } from '../time.js';
 import type { ImageManager } from '../image/index.js';
-import { inBatches, type ServiceImpl, type UnaryImpl, type StreamImpl, type CallContext } from './rpc.js';
+import { inBatches, type ServiceImpl, type CallContext } from './rpc.js';
+import type { ImageServiceHandlers } from '../../wire/cri/generated/runtime/v1/ImageService.js';
 import type { DirUsage } from '../../hostutil/fs-usage.js';
 import type { PullImageRequest__Output } from '../../wire/cri/generated/runtime/v1/PullImageRequest.js';
 import type { PullImageResponse } from '../../wire/cri/generated/runtime/v1/PullImageResponse.js';
@@ -72,19 +73,17 @@ export async function imageFsInfo(deps: ImageServiceDeps): Promise<ImageFsInfoRe
   };
 }
 
-const u = <Req, Res>(fn: UnaryImpl<Req, Res>) => fn as unknown as UnaryImpl<never, unknown>;
-
-export function imageServiceImpl(deps: ImageServiceDeps): ServiceImpl {
+export function imageServiceImpl(deps: ImageServiceDeps): ServiceImpl<ImageServiceHandlers> {
   return {
     unary: {
-      PullImage: u((req: PullImageRequest__Output, ctx) => pullImage(deps, req, ctx)),
-      ListImages: u((req: ListImagesRequest__Output) => listImages(deps, req)),
-      ImageStatus: u((req: ImageStatusRequest__Output) => imageStatus(deps, req)),
-      RemoveImage: u((req: RemoveImageRequest__Output, ctx) => removeImage(deps, req, ctx)),
-      ImageFsInfo: u(() => imageFsInfo(deps)),
+      PullImage: (req, ctx) => pullImage(deps, req, ctx),
+      ListImages: (req) => listImages(deps, req),
+      ImageStatus: (req) => imageStatus(deps, req),
+      RemoveImage: (req, ctx) => removeImage(deps, req, ctx),
+      ImageFsInfo: () => imageFsInfo(deps),
     },
     stream: {
-      StreamImages: ((req: StreamImagesRequest__Output, send: (r: StreamImagesResponse) => void) => streamImages(deps, req, send)) as unknown as StreamImpl<never, unknown>,
+      StreamImages: (req, send) => streamImages(deps, req, send),
     },
   };
 }

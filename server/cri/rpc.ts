@@ -102,37 +102,51 @@ export function inBatches<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-export interface ServiceImpl {
-  unary: Record<string, UnaryImpl<never, unknown>>;
-  stream: Record<string, StreamImpl<never, unknown>>;
+// The handler table of one service, typed from the generated *ServiceHandlers interface
+// (wire/cri/generated): each unary method takes an UnaryImpl and each server-streaming
+// method a StreamImpl with that RPC's request (the decoded __Output form) and response
+// types, so a handler with a wrong request or response type does not compile. Methods
+// left out answer UNIMPLEMENTED.
+
+/** The RPC names of a generated handlers interface (without grpc's string index signature). */
+type MethodName<H> = keyof { [K in keyof H as string extends K ? never : K]: H[K] } & string;
+
+type UnaryName<H> = { [K in MethodName<H>]: H[K] extends grpc.handleUnaryCall<infer _Req, infer _Res> ? K : never }[MethodName<H>];
+type StreamName<H> = { [K in MethodName<H>]: H[K] extends grpc.handleServerStreamingCall<infer _Req, infer _Res> ? K : never }[MethodName<H>];
+
+export interface ServiceImpl<H> {
+  unary: { [K in UnaryName<H>]?: H[K] extends grpc.handleUnaryCall<infer Req, infer Res> ? UnaryImpl<Req, Res> : never };
+  stream: { [K in StreamName<H>]?: H[K] extends grpc.handleServerStreamingCall<infer Req, infer Res> ? StreamImpl<Req, Res> : never };
 }
 
 /**
  * Builds the handler map for one service definition: every method of the proto gets a
  * handler, implemented or UNIMPLEMENTED with the method's name in the message.
  */
-export function buildHandlers(serviceName: string, def: grpc.ServiceDefinition, impl: ServiceImpl, opts: RpcOptions): grpc.UntypedServiceImplementation {
+export function buildHandlers<H>(serviceName: string, def: grpc.ServiceDefinition, impl: ServiceImpl<H>, opts: RpcOptions): grpc.UntypedServiceImplementation {
+  // Walking the proto's methods by name at run time erases the per-method types that
+  // ServiceImpl<H> checked at compile time; this is the one place they are erased.
+  const unary = impl.unary as Partial<Record<string, UnaryImpl<unknown, unknown>>>;
+  const stream = impl.stream as Partial<Record<string, StreamImpl<unknown, unknown>>>;
   const out: grpc.UntypedServiceImplementation = {};
   for (const [method, md] of Object.entries(def)) {
-    const u = impl.unary[method];
-    const s = impl.stream[method];
+    const u = unary[method];
+    const s = stream[method];
     if (md.responseStream && !md.requestStream) {
-      out[method] = s
-        ? wrapStream(serviceName, method, s as StreamImpl<unknown, unknown>, opts)
-        : wrapStream(serviceName, method, async () => {
-            throw unimplementedError(serviceName, method);
-          }, opts);
+      if (u) throw new Error(`${serviceName}/${method} streams its responses: its handler belongs in the stream table`);
+      out[method] = wrapStream(serviceName, method, s ?? (async () => {
+        throw unimplementedError(serviceName, method);
+      }), opts);
     } else if (!md.responseStream && !md.requestStream) {
-      out[method] = u
-        ? wrapUnary(serviceName, method, u as UnaryImpl<unknown, unknown>, opts)
-        : wrapUnary(serviceName, method, () => {
-            throw unimplementedError(serviceName, method);
-          }, opts);
+      if (s) throw new Error(`${serviceName}/${method} is unary: its handler belongs in the unary table`);
+      out[method] = wrapUnary(serviceName, method, u ?? (() => {
+        throw unimplementedError(serviceName, method);
+      }), opts);
     } else {
       throw new Error(`${serviceName}/${method}: client-streaming RPCs are not part of CRI runtime.v1`);
     }
   }
-  for (const name of [...Object.keys(impl.unary), ...Object.keys(impl.stream)]) {
+  for (const name of [...Object.keys(unary), ...Object.keys(stream)]) {
     if (!(name in def)) throw new Error(`${serviceName} has no RPC named ${name}`);
   }
   return out;
