@@ -1,5 +1,5 @@
 // One error vocabulary for every domain module. Domain code throws these; only the
-// gRPC edge (server/cri/errors-to-status.ts) knows about status codes.
+// gRPC edge (server/cri/status-codes.ts) knows about status codes.
 
 export type ErrorKind =
   | 'InvalidArgument'

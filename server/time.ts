@@ -7,7 +7,3 @@ export function nowNs(): bigint {
   const whole = Math.floor(ms);
   return BigInt(whole) * 1_000_000n + BigInt(Math.floor((ms - whole) * 1e6));
 }
-
-export function nsToDate(ns: bigint | string): Date {
-  return new Date(Number(BigInt(ns) / 1_000_000n));
-}

@@ -150,7 +150,3 @@ export function registryHost(domain: string): string {
   return domain === DEFAULT_DOMAIN ? 'registry-1.docker.io' : domain;
 }
 
-/** True for a full image id, `sha256:<64 hex>` or bare 64 hex. */
-export function looksLikeImageId(s: string): boolean {
-  return anchoredIdRe.test(s) || /^sha256:[a-f0-9]{64}$/.test(s);
-}

@@ -9,6 +9,8 @@ export const ANNOTATION_SANDBOX_NAMESPACE = 'io.kubernetes.cri.sandbox-namespace
 export const ANNOTATION_SANDBOX_UID = 'io.kubernetes.cri.sandbox-uid';
 export const ANNOTATION_IMAGE_NAME = 'io.kubernetes.cri.image-name';
 
+// berth has no sandbox container (a pod's namespaces are pinned files), so 'container' is the
+// only container-type it writes (containerd also writes 'sandbox' for its pause container).
 export const CONTAINER_TYPE_CONTAINER = 'container';
 export const CONTAINER_TYPE_SANDBOX = 'sandbox';
 

@@ -20,9 +20,3 @@ export async function applySysctls(pins: PinnedNamespaces, sysctls: readonly Sys
     }
   }
 }
-
-export async function readSysctl(pins: PinnedNamespaces, s: Pick<Sysctl, 'ns' | 'path'>): Promise<string> {
-  const nsFile = s.ns === 'net' ? pins.net : pins.ipc;
-  const res = await run('nsenter', [`--${s.ns}=${nsFile}`, '--', 'cat', `/proc/sys/${s.path}`]);
-  return res.stdout.trim();
-}
