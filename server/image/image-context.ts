@@ -3,11 +3,11 @@
 import type { ContentStore } from './content-store.js';
 import type { ImageStore, LayerRecord } from './image-store.js';
 import type { LayerStore } from './layer-store.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { Platform } from './platform.js';
 import type { RegistryClient } from './registry-client.js';
-import type { Semaphore } from './semaphore.js';
-import type { SharedTasks } from './shared-task.js';
+import type { Semaphore } from '../util/semaphore.js';
+import type { SharedTasks } from '../util/shared-tasks.js';
 
 /**
  * Pins on blob digests and chain ids. A pull pins a key before it looks at whether the

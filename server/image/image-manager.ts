@@ -17,14 +17,14 @@ import { pullImage, type PullOptions, type PullResult } from './image-pull.js';
 import { ImageStore, type ImageRecord } from './image-store.js';
 import { LayerStore } from './layer-store.js';
 import type { UnpackTools } from './layer-unpack.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import type { ImageConfig } from './manifest.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { formatReference, parseNormalizedNamed, parseReference, repositoryName } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { registryConfig, type RegistryConfig } from './registry-config.js';
-import { Semaphore } from './semaphore.js';
-import { SharedTasks } from './shared-task.js';
+import { Semaphore } from '../util/semaphore.js';
+import { SharedTasks } from '../util/shared-tasks.js';
 
 export interface ImageManagerOptions {
   /** State root (/var/lib/berth): blobs go to <root>/content, layers to <root>/layers. */
@@ -73,7 +73,7 @@ export class ImageManager {
     const layers = new LayerStore(join(opts.root, 'layers'), tools, opts.durableLayers ?? true);
     await content.init();
     await layers.init();
-    const logger = opts.logger ?? silentLogger;
+    const logger = opts.logger ?? silentLogger();
     const ctx: ImageContext = {
       root: opts.root,
       store: new ImageStore(opts.db),

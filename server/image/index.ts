@@ -4,7 +4,7 @@ export { ImageManager, type ImageManagerOptions, type ResolvedImage } from './im
 export type { PullOptions, PullResult } from './image-pull.js';
 export type { ImportOptions, ImportedImage } from './image-import.js';
 export type { GcResult } from './image-gc.js';
-export type { Logger } from './logger.js';
+export type { Logger } from '../logger.js';
 export type { ImageConfig } from './manifest.js';
 export { registryConfig, registryConfigFromToml, defaultRegistryConfig, type RegistryConfig, type MirrorConfig, type HostConfig } from './registry-config.js';
 export { parseReference, formatReference, type ImageReference } from './reference.js';

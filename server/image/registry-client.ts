@@ -7,7 +7,7 @@ import { BerthError, canceled, failedPrecondition, notFound, unavailable } from 
 import { fetchToken, parseChallenges, permissionDenied, type Challenge, type Credentials, type Token } from './auth.js';
 import { sha256Digest } from './digest.js';
 import { abortError, asTransient, httpRequest, readBody, retryAfterMs, sleep, TransientError, withRetry, type HttpResponse } from './http.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { isSchema1, MANIFEST_ACCEPT, schema1Refused } from './media-types.js';
 import { formatReference, validateDigest, type ImageReference } from './reference.js';
 import { endpointsFor, type Endpoint, type RegistryConfig } from './registry-config.js';
@@ -33,7 +33,7 @@ export class RegistryClient {
 
   constructor(
     readonly config: RegistryConfig,
-    readonly logger: Logger = silentLogger,
+    readonly logger: Logger = silentLogger(),
   ) {}
 
   /** A session on one endpoint's repository. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../server/store/db.js';
 import { ImageManager, type ImageManagerOptions } from '../../server/image/image-manager.js';
-import type { Logger } from '../../server/image/logger.js';
+import type { Logger } from '../../server/logger.js';
 import type { TarFile } from './tar.js';
 
 export interface LogLine {
@@ -16,10 +16,22 @@ export interface LogLine {
   meta?: object;
 }
 
-export function recordingLogger(): Logger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (msg: string, meta?: object) => void lines.push({ level, msg, ...(meta ? { meta } : {}) });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+/** A logger that keeps every line (children add their meta to the lines they log). */
+export function recordingLogger(lines: LogLine[] = [], base: object = {}): Logger & { lines: LogLine[] } {
+  const push = (level: string, msg: string, meta?: object) => {
+    const all = meta || Object.keys(base).length ? { ...base, ...meta } : undefined;
+    lines.push({ level, msg, ...(all ? { meta: all } : {}) });
+  };
+  const at = (level: string) => (msg: string, meta?: object) => push(level, msg, meta);
+  return {
+    lines,
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    debug: at('debug'),
+    log: push,
+    child: (meta) => recordingLogger(lines, { ...base, ...meta }),
+  };
 }
 
 export interface TestImageEnv {

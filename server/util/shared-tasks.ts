@@ -1,9 +1,9 @@
-// One piece of work shared by every caller that asks for the same key while it runs
+// A general utility (used by image pulls): one piece of work shared by every caller that asks for the same key while it runs
 // (concurrent pulls of one image share one download; pulls of different images share
 // their common layers). Each caller can give up on its own (its signal aborts, it gets
 // `canceled`); the work itself is aborted only when the last caller has gone.
 import { setMaxListeners } from 'node:events';
-import { BerthError, canceled } from '../errors.js';
+import { abortReason } from './abort.js';
 
 interface Task<T> {
   promise: Promise<T>;
@@ -20,7 +20,7 @@ export class SharedTasks<T> {
   }
 
   run(key: string, signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (signal?.aborted) return Promise.reject(reasonOf(signal));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     let task = this.tasks.get(key);
     if (!task) {
       const controller = new AbortController();
@@ -52,14 +52,14 @@ export class SharedTasks<T> {
           // Nobody wants it any more: stop it, and let a later caller start afresh. The
           // last caller returns only once the work has cleaned up after itself.
           if (this.tasks.get(key) === t) this.tasks.delete(key);
-          t.controller.abort(reasonOf(signal!));
+          t.controller.abort(abortReason(signal!));
           t.promise.then(
-            () => reject(reasonOf(signal!)),
-            () => reject(reasonOf(signal!)),
+            () => reject(abortReason(signal!)),
+            () => reject(abortReason(signal!)),
           );
           return;
         }
-        reject(reasonOf(signal!));
+        reject(abortReason(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       t.promise.then(
@@ -76,8 +76,4 @@ export class SharedTasks<T> {
       );
     });
   }
-}
-
-function reasonOf(signal: AbortSignal): BerthError {
-  return signal.reason instanceof BerthError ? signal.reason : canceled('the pull was cancelled');
 }

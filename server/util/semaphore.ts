@@ -1,6 +1,6 @@
-// A counting semaphore whose waits can be abandoned through an AbortSignal (bounds
-// concurrent layer downloads across all pulls).
-import { abortError } from './http.js';
+// A counting semaphore whose waits can be abandoned through an AbortSignal (image pulls
+// use it to bound concurrent layer downloads across all pulls).
+import { abortReason } from './abort.js';
 
 export class Semaphore {
   private queue: { resolve: (release: () => void) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
@@ -9,7 +9,7 @@ export class Semaphore {
   constructor(readonly limit: number) {}
 
   acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.active < this.limit) {
       this.active++;
       return Promise.resolve(this.releaser());
@@ -19,7 +19,7 @@ export class Semaphore {
       if (signal) {
         w.onAbort = () => {
           this.queue = this.queue.filter((x) => x !== w);
-          reject(abortError(signal));
+          reject(abortReason(signal));
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }

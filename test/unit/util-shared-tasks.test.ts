@@ -1,7 +1,7 @@
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
-import { Semaphore } from '../../server/image/semaphore.js';
-import { SharedTasks } from '../../server/image/shared-task.js';
+import { Semaphore } from '../../server/util/semaphore.js';
+import { SharedTasks } from '../../server/util/shared-tasks.js';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
