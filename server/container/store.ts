@@ -1,5 +1,15 @@
 // ContainerStore: container records in meta.db, mirrored in memory for fast lists. Every
 // change is written through before the call that made it returns.
+//
+// Both record stores follow one rule: columns hold what SQLite must enforce or order by
+// (identity, the UNIQUE metadata, created_at), JSON holds the rest, and nothing queries the
+// JSON (every record is loaded at start and served from memory). They differ in how the
+// JSON is cut: a container's record is one blob rewritten on every change, because its
+// lifecycle touches many fields at once (state, pid, started/finished times, exit code,
+// reason, log path) and the whole record, config included, stays small. A sandbox keeps its
+// config (immutable, and the larger part) apart from its mutable state and runtime columns,
+// so its frequent updates do not rewrite the config (see server/sandbox/store.ts). Moving
+// either to the other's layout would be a migration of live state for no change in behaviour.
 import type { Db } from '../store/db.js';
 import type { ContainerRecord } from './types.js';
 import { alreadyExists } from '../errors.js';

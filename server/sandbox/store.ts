@@ -1,5 +1,8 @@
 // PodSandboxStore: sandbox records in meta.db, mirrored in memory for fast lists.
-// Every change is written through before the call that made it returns.
+// Every change is written through before the call that made it returns. The config is
+// written once (it never changes); an update writes only the state and the runtime JSON
+// (namespaces, CNI result, cgroup, files). Why containers keep one JSON blob instead:
+// see server/container/store.ts.
 import type { Db } from '../store/db.js';
 import type { SandboxRecord, SandboxState } from './types.js';
 import { alreadyExists } from '../errors.js';

@@ -87,7 +87,8 @@ export const migrations: Migration[] = [
     },
   },
   // Containers (issue 4): the whole record as JSON (config, paths, lifecycle), with the
-  // columns lists and uniqueness need.
+  // columns lists and uniqueness need. Sandboxes split config and runtime instead; both
+  // layouts and why they differ: server/container/store.ts.
   {
     name: 'containers',
     up(db) {
