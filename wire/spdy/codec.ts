@@ -3,9 +3,9 @@
 // berthd's server/streaming/spdy-upgrade.ts and dial.ts (the client side, for tests and
 // the conformance suite) are the two ends of the HTTP upgrade.
 //
-// SPDY/3.1 framing as Kubernetes streaming uses it (exec, attach, port-forward between kubelet or
-// the API server and a CRI streaming server): an HTTP/1.1 Upgrade to `SPDY/3.1`, then
-// framed, multiplexed streams. The peer is Go's github.com/moby/spdystream driven by
+// SPDY/3.1 as Kubernetes streaming uses it (exec, attach, port-forward between kubelet
+// or the API server and a CRI streaming server): an HTTP/1.1 Upgrade to `SPDY/3.1`,
+// then framed, multiplexed streams. The peer is Go's github.com/moby/spdystream driven by
 // k8s.io/apimachinery/pkg/util/httpstream/spdy, so this implements what that pair does on
 // the wire, no more:
 //
