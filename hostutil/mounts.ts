@@ -1,11 +1,12 @@
 // Reading the mount table and unmounting through util-linux: Node cannot call
-// mount(2)/umount(2) itself.
+// mount(2)/umount(2) itself. Shared by berthd (through server/mounts.ts, which speaks
+// berth's error vocabulary), the conformance suite's containerd and the tests.
 import { readFile } from 'node:fs/promises';
 import { run } from './exec.js';
 import { parseMountInfo } from './mountinfo.js';
 
 /** Mount points listed in a mountinfo text, in order (a path mounted twice appears twice). */
-export function parseMountPoints(mountinfo: string): string[] {
+function parseMountPoints(mountinfo: string): string[] {
   return parseMountInfo(mountinfo).map((m) => m.mountPoint);
 }
 
@@ -29,5 +30,5 @@ export async function unmountAll(paths: readonly string[]): Promise<void> {
     }
   }
   const left = (await mountPoints()).filter((m) => paths.some((p) => m === p || m.startsWith(`${p}/`)));
-  if (left.length) throw new Error(`cannot unmount ${left.join(', ')}`);
+  if (left.length) throw new Error(`cannot unmount ${left.join(', ')}: still mounted after umount and umount --lazy`);
 }

@@ -4,7 +4,7 @@
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveIfPresent } from '../ids.js';
-import { unmountAll } from '../../hostutil/mounts.js';
+import { unmountAll } from '../mounts.js';
 import { runtimeDelete, runtimeKill, reapConmon, waitForExitFile } from './monitor.js';
 import { markExited } from './exits.js';
 import { containerEvent } from './status.js';

@@ -4,7 +4,7 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../exec.js';
-import { unmountAll } from '../../hostutil/mounts.js';
+import { unmountAll } from '../mounts.js';
 import { internal } from '../errors.js';
 import type { PinnedNamespaces } from './types.js';
 

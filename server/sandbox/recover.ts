@@ -1,7 +1,7 @@
 // After a berthd restart: sandboxes come back from the store exactly as recorded. A pod
 // recorded READY whose pinned namespaces or init are gone (the node rebooted, someone
 // unmounted them) is marked NOTREADY so kubelet recreates it; nothing is torn down here.
-import { mountPoints } from '../../hostutil/mounts.js';
+import { mountPoints } from '../mounts.js';
 import { isInitAlive } from './pod-init.js';
 import type { SandboxDeps } from './deps.js';
 

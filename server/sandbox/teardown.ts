@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { cniDel } from '../network/cni.js';
-import { mountPoints, unmountAll } from '../../hostutil/mounts.js';
+import { mountPoints, unmountAll } from '../mounts.js';
 import { releaseNamespaces } from './namespaces.js';
 import { stopPodInit } from './pod-init.js';
 import { removePodCgroup } from './pod-cgroup.js';
