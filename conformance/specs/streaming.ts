@@ -210,8 +210,10 @@ export const streamingSpecs: Spec[] = [
       const pod = await t.runPod(t.podConfig(t.name('wspf')));
       const c = await t.startContainer(pod, t.containerConfig('web', { command: ['httpd', '-f', '-p', '127.0.0.1:8080', '-h', '/var/www'] }));
       await t.waitContainer(c.id, 'CONTAINER_RUNNING');
-      const { url } = await t.call('PortForward', { pod_sandbox_id: pod.id, port: [8080] });
       const body = await t.eventually(async () => {
+        // A new URL per attempt: streaming URLs are single-use (containerd answers a used one
+        // with 404), and an attempt can come before httpd listens.
+        const { url } = await t.call('PortForward', { pod_sandbox_id: pod.id, port: [8080] });
         const conn = await open(t, url, `${url.includes('?') ? '&' : '?'}port=8080`);
         // Data channel 0, error channel 1; each starts with the port (uint16, little endian).
         conn.send(0, 'GET / HTTP/1.0\r\n\r\n');
