@@ -1,3 +1,6 @@
+// CRI resources to cgroup values (server/cgroups/convert.ts, v2/cpu.ts): shares ↔ weight,
+// swap as runc computes it, zero/unlimited/refused values, and the ordered v1 and v2 file
+// writes (memsw before memory when it rises, the unified map refused on v1).
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import type { CgroupWrite } from '../../server/cgroups/common.js';

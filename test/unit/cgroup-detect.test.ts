@@ -1,3 +1,5 @@
+// The host's cgroup layout from mountinfo (server/cgroups/detect.ts: v1, hybrid, v2, none)
+// and cgroup paths for the cgroupfs and systemd drivers (server/cgroups/paths.ts).
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { detectCgroupLayout } from '../../server/cgroups/detect.js';

@@ -1,3 +1,5 @@
+// cgroup stat readers (server/cgroups/stats.ts) on v1 and v2 file contents: CPU, memory
+// working set, OOM kills, pids, blkio/io.stat, hugetlb, absent files and noisy input.
 import test from 'ava';
 import { parseBlkio, parseFlatKeyed, parseIoStat, parseSingle, parseV1Stats, parseV2Stats } from '../../server/cgroups/stats.js';
 

@@ -1,3 +1,5 @@
+// CNI without plugins running (server/network/conflist.ts, cni.ts): conflist parsing and
+// lookup, the per-plugin config berth sends, result IPs and the pod's CNI_ARGS.
 import test from 'ava';
 import { parseNetworkConfig, defaultConflist, lookupNetworkConfig } from '../../server/network/conflist.js';
 import { pluginConfig, resultIps, podCniArgs } from '../../server/network/cni.js';

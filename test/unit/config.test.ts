@@ -1,3 +1,5 @@
+// berthd's configuration (server/config.ts): embedded defaults, the TOML file, flags over
+// both, refusals that name the key, and --print-config round-tripping.
 import test from 'ava';
 import { defaultConfig, mergeConfig, parseConfigText, parseFlags, validateConfig, printConfig, loadConfig } from '../../server/config.js';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';

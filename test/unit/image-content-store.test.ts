@@ -1,3 +1,5 @@
+// The blob content store (server/image/content-store.ts) on a temporary directory: blobs
+// written in small pieces, digest mismatches leaving nothing, and writevAll's short writes.
 import test from 'ava';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';

@@ -1,3 +1,5 @@
+// Pure image helpers: WWW-Authenticate challenges and CRI AuthConfig credentials, platform
+// selection, registry endpoints (mirrors, plain HTTP), chain ids and the image user.
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
 import { credentialsFromAuthConfig, parseChallenges } from '../../server/image/auth.js';

@@ -1,3 +1,5 @@
+// Image references (server/image/reference.ts): parsing and normalising names, tags and
+// digests as docker/distribution does, formatting them back, and registry hosts.
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
 import { formatReference, parseReference, parseNormalizedNamed, registryHost, repositoryName } from '../../server/image/reference.js';

@@ -1,3 +1,5 @@
+// The tar reader (server/image/tar-reader.ts: entry types, long names, pax records, corrupt
+// and truncated archives) and layer-unpack's path cleaning and symlink escape checks.
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
 import { cleanEntryPath, symlinkEscapes } from '../../server/image/layer-unpack.js';

@@ -1,3 +1,5 @@
+// berthd's node flags (server/node-flags.ts): the #! line of server/main.ts carries exactly
+// BERTHD_NODE_FLAGS, and missing flags are found on the command line or in NODE_OPTIONS.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

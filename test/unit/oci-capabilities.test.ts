@@ -1,3 +1,5 @@
+// Capabilities in the OCI spec (server/oci/capabilities.ts): containerd's default set,
+// add/drop with ALL, the bound of what the host holds, unknown names refused, CapEff parsing.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import {

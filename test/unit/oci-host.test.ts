@@ -1,3 +1,6 @@
+// Host reads for spec generation (server/oci/host.ts, devices.ts) on temporary trees: image
+// files through symlinks clamped to the rootfs, loops refused, host paths, oom_score_adj's
+// floor, kernel release parsing and host device numbers.
 import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,6 @@
+// Container mounts in the OCI spec (server/oci/mounts.ts): defaults, pod files, shm, read-only
+// rootfs, privileged sysfs/cgroupfs, CRI mounts with propagation (read from mountinfo,
+// hostutil/mountinfo.ts), replacement at one destination and ordering by depth.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { mountOf, parseMountInfo, propagationOf } from '../../hostutil/mountinfo.js';

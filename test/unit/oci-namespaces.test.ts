@@ -1,3 +1,5 @@
+// Container namespaces in the OCI spec (server/oci/namespaces.ts) for every CRI namespace
+// mode: pid CONTAINER/POD/NODE/TARGET, host network and IPC, UTS, cgroup, user; missing pins.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { containerNamespaces, type NamespacePaths } from '../../server/oci/namespaces.js';

@@ -1,3 +1,5 @@
+// The OCI process (server/oci/process.ts): args from CRI and image, environment merging and
+// defaults, the working directory and the stop signal.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { DEFAULT_PATH_ENV, mergeEnv, processArgs, processCwd, processEnv, stopSignal } from '../../server/oci/process.js';

@@ -1,3 +1,5 @@
+// Seccomp (server/oci/seccomp.ts): which profile a CRI config asks for, the RuntimeDefault
+// profile against capabilities, architecture and kernel, and Localhost profile parsing.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { DEFAULT_CAPABILITIES } from '../../server/oci/capabilities.js';

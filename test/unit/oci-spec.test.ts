@@ -1,3 +1,6 @@
+// The whole OCI spec from CRI config (server/oci/spec.ts buildContainerSpec): defaults,
+// hostname, namespaces, privileged containers, capabilities with seccomp, users,
+// oom_score_adj clamping and resources.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { capabilitiesFromMask, DEFAULT_CAPABILITIES } from '../../server/oci/capabilities.js';

@@ -1,3 +1,5 @@
+// The container user (server/oci/user.ts): /etc/passwd and /etc/group parsing, CRI
+// run_as_user/run_as_username/run_as_group, supplemental groups and policy, image USER forms.
 import test from 'ava';
 import { BerthError } from '../../server/errors.js';
 import { criUserString, parseGroup, parsePasswd, resolveUser, type CriUserFields } from '../../server/oci/user.js';

@@ -1,3 +1,5 @@
+// Pod files and pure sandbox helpers: resolv.conf and /etc/hosts (server/sandbox/pod-files.ts),
+// ListPodSandbox filters (list.ts) and the port mappings that go to CNI (run.ts).
 import test from 'ava';
 import { buildResolvConf, buildHosts, writePodFiles } from '../../server/sandbox/pod-files.js';
 import { sandboxMatches, matchesLabels } from '../../server/sandbox/list.js';

@@ -1,3 +1,5 @@
+// RunPodSandbox validation (server/sandbox/validate.ts): the plan from a config, metadata,
+// log directories, namespace modes, sysctls, cgroup parents, port mappings and DNS.
 import test from 'ava';
 import { validateSandboxConfig, validateLogDirectory, validateSysctls, normalizeCgroupParent } from '../../server/sandbox/validate.js';
 import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';

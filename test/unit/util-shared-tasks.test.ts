@@ -1,3 +1,5 @@
+// General utilities (server/util/): SharedTasks (one run shared by concurrent callers, aborted
+// only when the last one leaves) and Semaphore (bounded concurrency, abandoned waits).
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
 import { Semaphore } from '../../server/util/semaphore.js';
