@@ -1,12 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=64
 // berthd: the berth CRI daemon. Flags and config → logger → daemon; SIGTERM/SIGINT stop
-// it gracefully (pods and containers keep running). The `#!` line carries the node flags
-// of server/node-flags.ts (BERTHD_NODE_FLAGS); keep the two equal.
+// it gracefully (pods and containers keep running). Under systemd (Type=notify) it reports
+// READY=1 once the CRI socket serves and STOPPING=1 when a signal arrives (sd-notify.ts).
+// The `#!` line carries the node flags of server/node-flags.ts (BERTHD_NODE_FLAGS); keep
+// the two equal.
 import { loadConfig, printConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
 import { startDaemon } from './daemon.js';
 import { BerthError } from './errors.js';
 import { BERTHD_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
+import { createNotifier, type NotifyFields } from './sd-notify.js';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -28,11 +31,19 @@ async function main(): Promise<number> {
       hint: `start it as berthd (its #! line has them) or as node ${BERTHD_NODE_FLAGS.join(' ')} ${process.argv[1] ?? 'main.js'}`,
     });
   }
+  // Read (and drop) NOTIFY_SOCKET before anything is spawned: children must not inherit it.
+  const notifier = await createNotifier();
+  const notify = (fields: NotifyFields) =>
+    notifier.notify(fields).catch((e: unknown) => log.warn('could not notify the service manager', { error: (e as Error).message }));
+  await notify({ STATUS: 'starting: opening the store and recovering pods' });
   const daemon = await startDaemon(config, log.child({ component: 'berthd' }));
   log.info('configuration', { file: file ?? '(embedded defaults)' });
+  // startDaemon resolves only once the CRI socket listens: now kubelet may call.
+  await notify({ READY: '1', STATUS: `serving CRI on ${daemon.socket}` });
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       log.info('signal received', { signal: sig });
+      void notify({ STOPPING: '1', STATUS: `stopping (${sig}): finishing in-flight calls; containers keep running` });
       daemon.stop().then(resolve, (e: unknown) => {
         log.error('shutdown failed', { error: (e as Error).message });
         resolve();
@@ -41,6 +52,7 @@ async function main(): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  notifier.close();
   return 0;
 }
 

@@ -87,7 +87,7 @@ export async function writeTestConflist(dir: string, net: Omit<TestNet, 'confDir
   await writeFile(join(dir, '10-berth-test.conflist'), JSON.stringify(conflist, null, 2));
 }
 
-export async function startBerthd(opts: { args?: string[]; cni?: boolean; configToml?: string } = {}): Promise<TestBerthd> {
+export async function startBerthd(opts: { args?: string[]; cni?: boolean; configToml?: string; env?: Record<string, string> } = {}): Promise<TestBerthd> {
   const dir = await mkdtemp(TEST_PREFIX);
   const { subnet, gateway } = randomSubnet();
   const net: TestNet = {
@@ -130,7 +130,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
       await writeFile(join(dir, 'none.toml'), `# test: embedded defaults + flags\n${opts.configToml ?? ''}\n`);
       out = '';
       // BERTH_TEST_RUN marks every process this berthd starts (inherited), for the leftover check.
-      t.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_TEST_RUN: dir } });
+      t.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env, BERTH_TEST_RUN: dir } });
       t.proc.stderr!.on('data', (b: Buffer) => {
         out += b.toString();
       });
