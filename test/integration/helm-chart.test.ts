@@ -85,6 +85,23 @@ async function renderValues(files: string[]): Promise<unknown> {
   return values;
 }
 
+test('the schema validators are live: broken copies of rendered objects are refused', async (t) => {
+  const objs = await renderChart();
+  const ds = structuredClone(daemonSet(objs));
+  ds.spec.template.spec.containers[0].securityContext.privileged = 'true';
+  t.throws(() => validateObject(ds as K8sObject), { message: /privileged must be boolean/ });
+  const noContainers = structuredClone(daemonSet(objs));
+  delete noContainers.spec.template.spec.containers;
+  t.throws(() => validateObject(noContainers as K8sObject), { message: /must have required property containers/ });
+  const sm = structuredClone(only(objs, 'ServiceMonitor')) as Obj;
+  sm.spec.endpoints[0].interval = '30 seconds';
+  t.throws(() => validateObject(sm as K8sObject), { message: /interval must match pattern/ });
+  const rc = structuredClone(ofKind(objs, 'RuntimeClass')[0]) as Obj;
+  delete rc.handler;
+  t.throws(() => validateObject(rc as K8sObject), { message: /handler/ });
+  t.throws(() => validateObject({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } }), { message: /no schema for v1\/Secret/ });
+});
+
 test('the installer DaemonSet: privileged on the host root, host PID and network, node-critical, one node at a time', async (t) => {
   const objs = await renderChart();
   const ds = daemonSet(objs);
