@@ -6,6 +6,7 @@
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
@@ -22,6 +23,7 @@ const MODELS: Record<string, Validating> = {
   'v1/ConfigMap': ConfigMap as unknown as Validating,
   'v1/Service': Service as unknown as Validating,
   'v1/ServiceAccount': ServiceAccount as unknown as Validating,
+  'v1/Secret': Secret as unknown as Validating,
   'apps/v1/DaemonSet': DaemonSet as unknown as Validating,
   'batch/v1/Job': Job as unknown as Validating,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole as unknown as Validating,

@@ -7,6 +7,7 @@
 // accepts, the scrape path from ServiceMonitor to proxy to berthd's port, the pre-delete
 // hook, metrics off); and values the schema or the templates must refuse.
 import test from 'ava';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { parseConfigText, mergeConfig, defaultConfig, validateConfig } from '../../server/config.js';
 import { CHART, CI_VALUES, helm, renderChart, renderRaw, only, ofKind, NAMESPACE, type K8sObject } from '../helpers/helm.js';
 import { validateObject } from '../helpers/k8s-schemas.js';
@@ -99,7 +100,7 @@ test('the schema validators are live: broken copies of rendered objects are refu
   const rc = structuredClone(ofKind(objs, 'RuntimeClass')[0]) as Obj;
   delete rc.handler;
   t.throws(() => validateObject(rc as K8sObject), { message: /handler/ });
-  t.throws(() => validateObject({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } }), { message: /no schema for v1\/Secret/ });
+  t.throws(() => validateObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } }), { message: /no schema for v1\/Pod/ });
 });
 
 test('the installer DaemonSet: privileged on the host root, host PID and network, node-critical, one node at a time', async (t) => {
@@ -135,7 +136,7 @@ test('the installer DaemonSet: privileged on the host root, host PID and network
   // The proxy runs unprivileged: it only forwards HTTP to loopback.
   const proxy = container(ds, 'metrics-proxy')!;
   t.like(proxy.securityContext, { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-  t.is(proxy.volumeMounts, undefined, 'no host path in the proxy');
+  t.deepEqual((proxy.volumeMounts as Obj[]).map((m) => m.name), ['proxy-tls'], 'no host path in the proxy');
 });
 
 test('kubelet switch: the installer switches, taints with the configured key, and tolerates that taint', async (t) => {
@@ -187,7 +188,17 @@ test('the scrape path: ServiceMonitor port → Service → proxy container → b
   t.is(ep.path, metrics.path);
   t.is(ep.scheme, 'https');
   t.is(ep.bearerTokenFile, '/var/run/secrets/kubernetes.io/serviceaccount/token');
-  t.deepEqual(ep.tlsConfig, { insecureSkipVerify: true });
+  // The scrape verifies the proxy's certificate: the chart's CA, and the name in the certificate.
+  t.deepEqual(ep.tlsConfig, { ca: { secret: { name: 'rel-berth-metrics-tls', key: 'ca.crt' } }, serverName: 'rel-berth-metrics.berth-system.svc' });
+  const tls = only(objs, 'Secret', 'rel-berth-metrics-tls') as Obj;
+  t.is(tls.type, 'kubernetes.io/tls');
+  const pem = (k: string) => Buffer.from(tls.data[k] as string, 'base64').toString();
+  const cert = new X509Certificate(pem('tls.crt'));
+  t.true(cert.verify(new X509Certificate(pem('ca.crt')).publicKey), 'tls.crt is signed by ca.crt');
+  t.is(cert.checkHost('rel-berth-metrics.berth-system.svc'), 'rel-berth-metrics.berth-system.svc');
+  t.true(cert.checkPrivateKey(createPrivateKey(pem('tls.key'))));
+  t.is((daemonSet(objs).spec.template.spec.volumes as Obj[]).find((v) => v.name === 'proxy-tls')!.secret.secretName, 'rel-berth-metrics-tls');
+  t.is(proxy.args[proxy.args.indexOf('--tls-cert') + 1], `${(proxy.volumeMounts as Obj[])[0]!.mountPath}/tls.crt`);
   // cAdvisor-compatible relabelling: only container_* series get metrics_path=/metrics/cadvisor.
   t.deepEqual(ep.metricRelabelings, [{ sourceLabels: ['__name__'], regex: 'container_.*', targetLabel: 'metrics_path', replacement: '/metrics/cadvisor', action: 'replace' }]);
   t.true((ep.relabelings as Obj[]).some((r) => r.sourceLabels[0] === '__meta_kubernetes_pod_node_name' && r.targetLabel === 'node'));
@@ -208,7 +219,8 @@ test('PodMonitor option: ports, custom metrics ports and job name, CA verificati
   const ep = pm.spec.podMetricsEndpoints[0];
   t.is((proxy.ports as Obj[]).find((p) => p.name === ep.port)!.containerPort, 19465);
   t.is(proxy.args[proxy.args.indexOf('--upstream') + 1], 'http://127.0.0.1:19464/metrics');
-  t.deepEqual(ep.tlsConfig, { ca: { secret: { name: 'berth-metrics-tls', key: 'ca.crt' } } });
+  t.deepEqual(ep.tlsConfig, { ca: { secret: { name: 'berth-metrics-tls', key: 'ca.crt' } }, serverName: 'rel-berth-metrics.berth-system.svc' });
+  t.is(ofKind(objs, 'Secret').length, 0, 'the user gives the TLS Secret');
   t.deepEqual(ep.authorization, { type: 'Bearer', credentials: { name: 'prometheus-scrape-token', key: 'token' } });
   t.true((ep.relabelings as Obj[]).some((r) => r.targetLabel === 'job' && r.replacement === 'berth-nodes'));
   t.is(pm.metadata.labels!.release, 'kube-prometheus-stack');
@@ -223,7 +235,7 @@ test('PodMonitor option: ports, custom metrics ports and job name, CA verificati
 test('metrics off: berthd is told so, and nothing scrapes, alerts or graphs', async (t) => {
   const objs = await renderChart({ files: [CI_VALUES[0]!] });
   t.deepEqual(berthConfigOf(objs).metrics.enabled, false);
-  for (const kind of ['Service', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule']) t.is(ofKind(objs, kind).length, 0, kind);
+  for (const kind of ['Service', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'Secret']) t.is(ofKind(objs, kind).length, 0, kind);
   t.deepEqual(ofKind(objs, 'ConfigMap').map((o) => o.metadata.name), ['rel-berth-config']);
   t.is(container(daemonSet(objs), 'metrics-proxy'), undefined);
   const role = only(objs, 'ClusterRole', 'rel-berth') as Obj;

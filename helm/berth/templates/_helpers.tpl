@@ -97,20 +97,26 @@ app.kubernetes.io/part-of: berth
 {{- end }}
 {{- end -}}
 
-{{/* The scrape endpoint's TLS and authorization settings. */}}
+{{/* The name in the proxy's certificate, which scrapers check (they connect to node addresses). */}}
+{{- define "berth.metricsServerName" -}}
+{{- printf "%s-metrics.%s.svc" (include "berth.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* The Secret holding the proxy's certificate: the user's, or the one the chart generates. */}}
+{{- define "berth.metricsTlsSecret" -}}
+{{- default (printf "%s-metrics-tls" (include "berth.fullname" .)) .Values.metrics.proxy.tls.secretName -}}
+{{- end -}}
+
+{{/* The scrape endpoint's TLS settings: verify the proxy's certificate against a CA. */}}
 {{- define "berth.scrapeAuth" -}}
 scheme: https
 path: {{ .Values.metrics.path }}
 interval: {{ .Values.metrics.serviceMonitor.interval }}
 scrapeTimeout: {{ .Values.metrics.serviceMonitor.scrapeTimeout }}
-{{- if .Values.metrics.serviceMonitor.caSecret.name }}
 tlsConfig:
   ca:
     secret:
-      name: {{ .Values.metrics.serviceMonitor.caSecret.name }}
+      name: {{ default (include "berth.metricsTlsSecret" .) .Values.metrics.serviceMonitor.caSecret.name }}
       key: {{ .Values.metrics.serviceMonitor.caSecret.key }}
-{{- else }}
-tlsConfig:
-  insecureSkipVerify: true
-{{- end }}
+  serverName: {{ default (include "berth.metricsServerName" .) .Values.metrics.serviceMonitor.serverName }}
 {{- end -}}
