@@ -292,3 +292,35 @@ for (const r of REFUSED) {
     t.regex(res.stderr, r.message);
   });
 }
+
+test('values.schema.json covers every value, refuses unknown keys everywhere, and README documents every value', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  const values = parse(await readFile(`${CHART}/values.yaml`, 'utf8')) as Obj;
+  const schema = JSON.parse(await readFile(`${CHART}/values.schema.json`, 'utf8')) as Obj;
+  const readme = await readFile(`${CHART}/README.md`, 'utf8');
+  const documented = [...readme.matchAll(/^\| `([A-Za-z0-9_.]+)` \|/gm)].map((m) => m[1]!);
+
+  // Every object schema that lists its properties refuses others.
+  const walkSchema = (s: Obj, path: string) => {
+    if (s.properties) t.is(s.additionalProperties, false, `schema ${path || '(root)'} allows unknown keys`);
+    for (const [k, v] of Object.entries((s.properties ?? {}) as Obj)) walkSchema(v, path ? `${path}.${k}` : k);
+    if (s.items) walkSchema(s.items, `${path}[]`);
+  };
+  walkSchema(schema, '');
+
+  // Every value (down to list items' keys) has a schema and a README row (itself or a parent).
+  const walkValues = (v: unknown, s: Obj | undefined, path: string) => {
+    t.truthy(s, `value ${path} has no schema`);
+    if (!s) return;
+    // Documented itself, through a parent row (lists, resources), or through its children's rows.
+    if (path) t.true(documented.some((d) => path === d || path.startsWith(`${d}.`) || path.startsWith(`${d}[`) || d.startsWith(`${path}.`)), `value ${path} is not in README's values table`);
+    if (Array.isArray(v)) v.forEach((item, i) => walkValues(item, s.items, `${path}[${i}]`));
+    else if (v && typeof v === 'object' && s.properties) for (const [k, x] of Object.entries(v as Obj)) walkValues(x, s.properties[k], path ? `${path}.${k}` : k);
+  };
+  walkValues(values, schema, '');
+  for (const d of documented) {
+    const found = d.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Obj)[k] : undefined), values);
+    t.not(found, undefined, `README documents ${d}, which values.yaml does not have`);
+  }
+});
