@@ -5,18 +5,23 @@
 //   berth images import FILE [--name REF]      import an OCI or `docker save` archive
 //   berth images ls                            list images
 //   berth images rm REF                        remove an image (id, tag or digest)
+//   berth metrics-proxy --listen HOST:PORT …   the Helm chart's authenticated scrape target (metrics-proxy.ts)
 // Image commands go through the running berthd's admin socket (<state>/admin.sock).
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { defaultConflist } from '../server/network/conflist.js';
+import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../server/config.js';
+import { cachedReviewer, inClusterApi, kubeTokenReviewer, parseListen, startMetricsProxy } from './metrics-proxy.js';
 
 const USAGE = `usage: berth cni default
        berth cni ensure-default [--conf-dir DIR]
        berth images import FILE [--name REF] [--state DIR]
        berth images ls [--state DIR]
-       berth images rm REF [--state DIR]`;
+       berth images rm REF [--state DIR]
+       berth metrics-proxy --listen HOST:PORT --tls-cert FILE --tls-key FILE
+                           [--upstream URL] [--path PATH] [--auth-cache-seconds N]`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -69,6 +74,35 @@ async function main(argv: string[]): Promise<number> {
     const file = join(dir, '10-berth.conflist');
     await writeFile(file, JSON.stringify(defaultConflist(), null, 2) + '\n', { mode: 0o644 });
     console.log(`berth: wrote ${file} (bridge berth0, 10.88.0.0/16)`);
+    return 0;
+  }
+  if (group === 'metrics-proxy') {
+    if (cmd !== undefined) args.unshift(cmd);
+    const listen = option(args, '--listen');
+    const certFile = option(args, '--tls-cert');
+    const keyFile = option(args, '--tls-key');
+    if (!listen || !certFile || !keyFile) throw new Error('metrics-proxy: --listen, --tls-cert and --tls-key are required');
+    const upstream = new URL(option(args, '--upstream') ?? 'http://127.0.0.1:9464/metrics');
+    if (upstream.protocol !== 'http:') throw new Error(`metrics-proxy: --upstream must be an http:// URL (berthd's loopback endpoint), not ${upstream.href}`);
+    const path = option(args, '--path') ?? upstream.pathname;
+    const cacheSeconds = Number(option(args, '--auth-cache-seconds') ?? '60');
+    if (!(cacheSeconds >= 0)) throw new Error('metrics-proxy: --auth-cache-seconds must be a number of seconds');
+    if (args.length > 0) throw new Error(`metrics-proxy: unexpected arguments: ${args.join(' ')}`);
+    const log = (msg: string, fields: Record<string, unknown> = {}) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg, ...fields }) + '\n');
+    const proxy = await startMetricsProxy({
+      ...parseListen(listen),
+      upstream,
+      path,
+      cert: await readFile(certFile),
+      key: await readFile(keyFile),
+      reviewer: cachedReviewer(kubeTokenReviewer(await inClusterApi(), path), cacheSeconds * 1000),
+      log,
+    });
+    await new Promise<void>((done) => {
+      process.once('SIGTERM', () => done());
+      process.once('SIGINT', () => done());
+    });
+    await proxy.close();
     return 0;
   }
   if (group === 'images') {
