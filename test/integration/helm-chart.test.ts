@@ -324,3 +324,28 @@ test('values.schema.json covers every value, refuses unknown keys everywhere, an
     t.not(found, undefined, `README documents ${d}, which values.yaml does not have`);
   }
 });
+
+test('the metrics-proxy arguments the DaemonSet passes are the ones `berth metrics-proxy` takes', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { fileURLToPath } = await import('node:url');
+  const { run } = await import('../../server/exec.js');
+  const dir = await mkdtemp(`${tmpdir()}/berth-proxy-args-`);
+  try {
+    await writeFile(`${dir}/tls.crt`, 'x');
+    await writeFile(`${dir}/tls.key`, 'x');
+    for (const files of [[], [CI_VALUES[2]!]]) {
+      const proxy = container(daemonSet(await renderChart({ files })), 'metrics-proxy')!;
+      const args = (proxy.args as string[]).map((a) => a.replace('$(POD_IP)', '127.0.0.1').replace('/etc/berth-proxy-tls', dir));
+      const cli = fileURLToPath(new URL('../../cli/berth.js', import.meta.url));
+      const env = { ...process.env };
+      delete env.KUBERNETES_SERVICE_HOST;
+      const r = await run(process.execPath, [cli, ...args], { allowFailure: true, env });
+      // Every flag parsed; it stops only where it needs to be in a pod.
+      t.is(r.code, 1);
+      t.is(r.stderr.trim(), 'berth: metrics-proxy: not in a pod (KUBERNETES_SERVICE_HOST is not set)', args.join(' '));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
