@@ -1,0 +1,104 @@
+// The test guest's command line (npm scripts `guest`, `guest:image`, `test:guest`):
+//   main.js image [--print]                         build the cached image if needed; --print its dir
+//   main.js run [OPTIONS] [--] COMMAND...           run COMMAND in /berth inside the guest
+//   main.js tier [--full] [OPTIONS]                 the targeted guest tier (dist/test/guest/tier.js)
+// OPTIONS: --timeout SEC (hard limit for the whole run), --results DIR (the guest's /results),
+//          --memory MIB, --cpus N, --keep (keep the run's temp dir), --verbose (guest console on stderr).
+// Exit status: the command's; 124 when the run timed out; 125 when the guest reported none.
+import { cachedImage, ensureImage, imageKey } from './image.js';
+import { runInGuest, type RunOptions } from './vm.js';
+
+interface Parsed {
+  opts: Omit<RunOptions, 'command'>;
+  rest: string[];
+  full: boolean;
+  print: boolean;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] | run [--timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--full] [options]\n`);
+  process.exit(2);
+}
+
+function parse(args: string[], defaultTimeout: number): Parsed {
+  const p: Parsed = { opts: { timeoutSec: defaultTimeout }, rest: [], full: false, print: false };
+  let i = 0;
+  const value = (name: string): string => {
+    const v = args[++i];
+    if (v === undefined) usage(`${name} needs a value`);
+    return v;
+  };
+  const positive = (name: string): number => {
+    const n = Number(value(name));
+    if (!Number.isInteger(n) || n <= 0) usage(`${name} must be a positive integer`);
+    return n;
+  };
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('--')) break;
+    if (a === '--timeout') p.opts.timeoutSec = positive(a);
+    else if (a === '--results') p.opts.resultsDir = value(a);
+    else if (a === '--memory') p.opts.memoryMiB = positive(a);
+    else if (a === '--cpus') p.opts.cpus = positive(a);
+    else if (a === '--keep') p.opts.keep = true;
+    else if (a === '--verbose') p.opts.verbose = true;
+    else if (a === '--full') p.full = true;
+    else if (a === '--print') p.print = true;
+    else usage(`unknown option ${a}`);
+  }
+  p.rest = args.slice(i);
+  return p;
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (cmd === 'image') {
+    const p = parse(args, 0);
+    if (p.rest.length > 0) usage('image takes no arguments');
+    const before = cachedImage(imageKey());
+    const img = await ensureImage();
+    if (p.print) process.stdout.write(`${img.dir}\n`);
+    else process.stderr.write(`guest image: ${before ? 'reused' : 'built'} ${img.dir} (kernel ${img.info.kernel}, node ${img.info.node}, built ${img.info.built} in ${img.info.seconds} s)\n`);
+    return 0;
+  }
+  if (cmd === 'run' || cmd === 'tier') {
+    const p = parse(args, cmd === 'tier' ? 1500 : 1800);
+    let command: string[];
+    if (cmd === 'run') {
+      if (p.rest.length === 0) usage('run needs a command');
+      command = p.rest;
+    } else {
+      if (p.rest.length > 0) usage('tier takes options only');
+      if (p.full) {
+        process.stderr.write('guest: the long tier (--full: conformance areas, containerd as reference) is not built yet; see issue 10, item 7\n');
+        return 2;
+      }
+      command = ['node', 'dist/test/guest/tier.js'];
+    }
+    const t0 = Date.now();
+    const img = await ensureImage();
+    const imageSec = (Date.now() - t0) / 1000;
+    const r = await runInGuest(img, { ...p.opts, command });
+    const first = r.firstOutputSec === undefined ? '' : `, first output after ${r.firstOutputSec.toFixed(0)} s`;
+    process.stderr.write(
+      `guest: ${command.join(' ')} → ${r.timedOut ? `timed out after ${p.opts.timeoutSec} s` : `exit ${r.status}`} (image ${imageSec.toFixed(0)} s, guest run ${r.totalSec.toFixed(0)} s${first})\n`,
+    );
+    if (r.consoleTail) process.stderr.write(`guest: console (last lines):\n${r.consoleTail}\n`);
+    return r.status;
+  }
+  usage(cmd === undefined ? 'no command' : `unknown command ${cmd}`);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`guest: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
