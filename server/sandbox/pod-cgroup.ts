@@ -35,7 +35,11 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** cpuset needs cpus and mems set before a task may join; a new v1 cgroup starts with them empty. */
+/**
+ * cpuset needs cpus and mems set before a task may join; a new v1 cgroup starts with them
+ * empty. Only v1: on v2 an empty cpuset.cpus means "the parent's", and the root cgroup has
+ * no cpuset.cpus to copy (only cpuset.cpus.effective).
+ */
 async function inheritCpuset(dir: string, parent: string): Promise<void> {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     const mine = join(dir, f);
@@ -94,7 +98,7 @@ export async function createPodCgroup(path: string, cg: CgroupRoots, created: Cr
           // Already there: made by kubelet, the operator, or another pod at the same moment.
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
-        await inheritCpuset(dir, join(dir, '..'));
+        if (cg.version === 1) await inheritCpuset(dir, join(dir, '..'));
       }
     }
   } catch (e) {
