@@ -224,13 +224,21 @@ export async function runtimeState(h: RuntimeHandle, id: string): Promise<{ stat
   return { status: s.status, pid: s.pid };
 }
 
-/** Changes a live container's limits (runc update reads LinuxResources JSON). */
-export async function runtimeUpdate(h: RuntimeHandle, id: string, resources: Omit<OciLinuxResources, 'devices'>): Promise<void> {
+/**
+ * Changes a live container's limits: `runtime update --resources FILE` with LinuxResources
+ * JSON, the file in the bundle. Not `--resources -` on stdin: Node gives a child a socket
+ * for stdin, and crun opens "-" as /dev/stdin, which fails on a socket (ENXIO).
+ */
+export async function runtimeUpdate(h: RuntimeHandle, id: string, bundle: string, resources: Omit<OciLinuxResources, 'devices'>): Promise<void> {
+  const file = join(bundle, `update-${randomBytes(6).toString('hex')}.json`);
   try {
-    await run(h.path, rt(h, 'update', '--resources', '-', id), { input: JSON.stringify(resources), timeoutMs: 30_000 });
+    await writeFile(file, JSON.stringify(resources));
+    await run(h.path, rt(h, 'update', '--resources', file, id), { timeoutMs: 30_000 });
   } catch (e) {
     if (e instanceof CommandError) throw failedPrecondition(`updating the container's resources failed: ${e.result.stderr.trim() || e.message}`, e);
     throw e;
+  } finally {
+    await rm(file, { force: true });
   }
 }
 

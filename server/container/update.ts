@@ -21,7 +21,7 @@ export async function updateContainerResources(deps: ContainerDeps, req: UpdateC
     if (resources.unified && Object.keys(resources.unified).length > 0 && deps.sandboxes.cgroups.version === 1) {
       throw invalidArgument('the unified cgroup map needs cgroup v2; this host uses cgroup v1');
     }
-    await runtimeUpdate(handleOf(rec), id, resources);
+    await runtimeUpdate(handleOf(rec), id, rec.paths.bundle, resources);
     rec.resources = { ...req.linux, oom_score_adj: rec.resources?.oom_score_adj ?? req.linux.oom_score_adj };
     deps.store.update(rec);
     ctx.log.info('container resources updated', { container_id: id, resources });
