@@ -87,7 +87,7 @@ export async function writeTestConflist(dir: string, net: Omit<TestNet, 'confDir
   await writeFile(join(dir, '10-berth-test.conflist'), JSON.stringify(conflist, null, 2));
 }
 
-export async function startBerthd(opts: { args?: string[]; cni?: boolean; configToml?: string; env?: Record<string, string> } = {}): Promise<TestBerthd> {
+export async function startBerthd(opts: { args?: string[]; cni?: boolean; configToml?: string; env?: Record<string, string>; /** How long to wait for berthd to serve (default 20 s; more under emulation). */ startTimeoutMs?: number } = {}): Promise<TestBerthd> {
   const dir = await mkdtemp(TEST_PREFIX);
   const { subnet, gateway } = randomSubnet();
   const net: TestNet = {
@@ -134,7 +134,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
       t.proc.stderr!.on('data', (b: Buffer) => {
         out += b.toString();
       });
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
       while (!out.includes('berthd serving CRI')) {
         if (t.proc.exitCode !== null) throw new Error(`berthd exited ${t.proc.exitCode}: ${out}`);
         if (Date.now() > deadline) throw new Error(`berthd did not start: ${out}`);

@@ -1,0 +1,315 @@
+// The targeted guest tier, run INSIDE the test guest (Debian 12, systemd as PID 1, pure
+// cgroup v2) by `npm run test:guest`: a test berthd with its own socket, state and CNI
+// bridge, a local registry with a busybox image, and for each configuration (cgroup driver ×
+// runtime handler) a pod and a container with CPU and memory limits read back from the
+// container's own cgroup (found from /proc/<pid>/cgroup, never assumed: crun under the
+// systemd driver uses a `container` child), the same after UpdateContainerResources,
+// ContainerStats, an OOM kill (exit 137, OOMKilled), and stop/remove leaving no cgroup,
+// conmon or pod cgroup behind.
+//
+// A plain async script rather than ava: Node is 30-90x slower under emulation, so one
+// process, one berthd per driver, and checks that print as they go:
+//   ok <config> <check> (<seconds>)          not ok <config> <check>: <why>
+// ending with the line "N passed, N failed"; the exit status is 1 when any failed.
+// The systemd driver's configurations are added to CONFIGS when berth supports it.
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { podConfig, startBerthd, type TestBerthd } from '../helpers/berthd.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
+
+interface Config {
+  /** "cgroupfs/runc", … */
+  name: string;
+  driver: 'cgroupfs' | 'systemd';
+  handler: 'runc' | 'crun';
+  /** The pod's cgroup_parent in the form the driver expects. */
+  cgroupParent(): string;
+  /** The absolute cgroupfs directory of that parent. */
+  parentDir(parent: string): string;
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+function cgroupfsConfig(handler: Config['handler']): Config {
+  return {
+    name: `cgroupfs/${handler}`,
+    driver: 'cgroupfs',
+    handler,
+    cgroupParent: () => `/berth-guest-${randomBytes(4).toString('hex')}`,
+    parentDir: (p) => join(CGROUP_ROOT, p),
+  };
+}
+
+const CONFIGS: Config[] = [cgroupfsConfig('runc'), cgroupfsConfig('crun')];
+
+// ---- reporting -------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+const t0 = Date.now();
+const elapsed = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
+
+function log(msg: string): void {
+  process.stdout.write(`# [${elapsed(t0)}s] ${msg}\n`);
+}
+
+class CheckFailed extends Error {}
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new CheckFailed(msg);
+}
+
+function eq<T>(actual: T, expected: T, what: string): void {
+  if (actual !== expected) throw new CheckFailed(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+/** Runs one check; returns whether it passed. Later checks of a configuration may depend on earlier ones. */
+async function check(config: string, name: string, fn: () => Promise<void>): Promise<boolean> {
+  const start = Date.now();
+  try {
+    await fn();
+    passed++;
+    process.stdout.write(`ok ${config} ${name} (${elapsed(start)}s)\n`);
+    return true;
+  } catch (e) {
+    failed++;
+    const why = e instanceof CheckFailed ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+    process.stdout.write(`not ok ${config} ${name}: ${why}\n`);
+    return false;
+  }
+}
+
+function skip(config: string, names: string[], why: string): void {
+  for (const n of names) {
+    failed++;
+    process.stdout.write(`not ok ${config} ${n}: not run (${why})\n`);
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Under emulation: generous waits (they bound a failure, they are not timings). */
+const WAIT_MS = 180_000;
+
+async function waitState(b: TestBerthd, id: string, state: string, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const st = (await b.client.call('ContainerStatus', { container_id: id })).status;
+    if (st.state === state) return st;
+    if (Date.now() > deadline) throw new CheckFailed(`container is ${st.state}, not ${state}, after ${ms / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** The container's own cgroup directory, from its init process's /proc/<pid>/cgroup ("0::/path"). */
+async function cgroupOfPid(pid: number): Promise<string> {
+  const text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+  const line = text.split('\n').find((l) => l.startsWith('0::'));
+  assert(line, `/proc/${pid}/cgroup has no cgroup v2 line: ${JSON.stringify(text)}`);
+  return join(CGROUP_ROOT, line.slice(3));
+}
+
+async function readCg(dir: string, file: string): Promise<string> {
+  return (await readFile(join(dir, file), 'utf8')).trim();
+}
+
+async function conmonsOf(id: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'latin1');
+      if (cmd.startsWith('/usr/bin/conmon') && cmd.includes(id)) found.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+/** v2 cpu.weight from v1 shares, as runc and crun convert them. */
+const weightOf = (shares: number) => 1 + Math.floor(((shares - 2) * 9999) / 262142);
+
+// ---- one configuration -----------------------------------------------------------------
+
+const CHECKS = [
+  'pod and container run',
+  'limits at create are in the container cgroup',
+  'UpdateContainerResources changes the cgroup',
+  'ContainerStats from the cgroup',
+  'OOM kill: exit 137, reason OOMKilled',
+  'stop and remove leave no cgroup, conmon or pod cgroup',
+];
+
+async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void> {
+  const parent = c.cgroupParent();
+  const config = podConfig(b, `g-${c.handler}`, { linux: { cgroup_parent: parent } });
+  let podId = '';
+  let ctrId = '';
+  let pid = 0;
+  let cgDir = '';
+  const MiB = 1024 * 1024;
+  const ok = await check(c.name, CHECKS[0]!, async () => {
+    podId = (await b.client.call('RunPodSandbox', { config, runtime_handler: c.handler }, { timeoutMs: WAIT_MS })).pod_sandbox_id;
+    const ctr = {
+      metadata: { name: 'limited', attempt: 0 },
+      image: { image },
+      // Writes 3 MiB to the writable layer, then stays busy (capped at half a CPU by its quota).
+      command: ['/bin/sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=3 2>/dev/null; while true; do :; done'],
+      log_path: 'limited/0.log',
+      linux: {
+        resources: { cpu_period: '100000', cpu_quota: '50000', cpu_shares: '512', memory_limit_in_bytes: String(64 * MiB), unified: { 'memory.high': String(48 * MiB) } },
+      },
+    };
+    ctrId = (await b.client.call('CreateContainer', { pod_sandbox_id: podId, config: ctr, sandbox_config: config }, { timeoutMs: WAIT_MS })).container_id;
+    await b.client.call('StartContainer', { container_id: ctrId }, { timeoutMs: WAIT_MS });
+    await waitState(b, ctrId, 'CONTAINER_RUNNING');
+    const v = await b.client.call('ContainerStatus', { container_id: ctrId, verbose: true });
+    pid = JSON.parse(v.info.info).pid as number;
+    assert(pid > 0 && existsSync(`/proc/${pid}`), `verbose status has no live pid (${pid})`);
+  });
+  if (!ok) {
+    skip(c.name, CHECKS.slice(1, 5), 'no running container');
+  } else {
+    await check(c.name, CHECKS[1]!, async () => {
+      cgDir = await cgroupOfPid(pid);
+      assert(cgDir.startsWith(`${c.parentDir(parent)}/`), `the container cgroup ${cgDir} is not under the pod's parent ${c.parentDir(parent)}`);
+      eq(await readCg(cgDir, 'cpu.max'), '50000 100000', `${cgDir}/cpu.max`);
+      eq(await readCg(cgDir, 'cpu.weight'), String(weightOf(512)), `${cgDir}/cpu.weight (shares 512)`);
+      eq(await readCg(cgDir, 'memory.max'), String(64 * MiB), `${cgDir}/memory.max`);
+      // No swap asked for: swap limited to the memory limit, i.e. none on v2.
+      eq(await readCg(cgDir, 'memory.swap.max'), '0', `${cgDir}/memory.swap.max`);
+      eq(await readCg(cgDir, 'memory.high'), String(48 * MiB), `${cgDir}/memory.high (from the unified map)`);
+      // Inside, the container's cgroup namespace shows its own cgroup as the root.
+      const r = await b.client.call('ExecSync', { container_id: ctrId, cmd: ['cat', '/sys/fs/cgroup/memory.max'], timeout: 120 }, { timeoutMs: WAIT_MS });
+      eq(r.exit_code, 0, `ExecSync exit (stderr ${Buffer.from(r.stderr).toString().trim()})`);
+      eq(Buffer.from(r.stdout).toString().trim(), String(64 * MiB), 'memory.max seen inside the container');
+    });
+    await check(c.name, CHECKS[2]!, async () => {
+      assert(cgDir !== '', 'no cgroup found by the previous check');
+      const updated = { cpu_period: '200000', cpu_quota: '100000', cpu_shares: '1024', memory_limit_in_bytes: String(128 * MiB) };
+      await b.client.call('UpdateContainerResources', { container_id: ctrId, linux: updated }, { timeoutMs: WAIT_MS });
+      eq(await readCg(cgDir, 'cpu.max'), '100000 200000', `${cgDir}/cpu.max after update`);
+      eq(await readCg(cgDir, 'cpu.weight'), String(weightOf(1024)), `${cgDir}/cpu.weight after update (shares 1024)`);
+      eq(await readCg(cgDir, 'memory.max'), String(128 * MiB), `${cgDir}/memory.max after update`);
+      const res = (await b.client.call('ContainerStatus', { container_id: ctrId })).status.resources?.linux;
+      eq(res?.cpu_quota, '100000', 'ContainerStatus resources cpu_quota');
+      eq(res?.memory_limit_in_bytes, String(128 * MiB), 'ContainerStatus resources memory_limit_in_bytes');
+    });
+    await check(c.name, CHECKS[3]!, async () => {
+      const s = (await b.client.call('ContainerStats', { container_id: ctrId })).stats;
+      eq(s.attributes?.id, ctrId, 'stats id');
+      assert(s.cpu && BigInt(s.cpu.usage_core_nano_seconds?.value ?? '0') > 0n, `no CPU usage: ${JSON.stringify(s.cpu)}`);
+      assert(s.memory && BigInt(s.memory.working_set_bytes?.value ?? '0') > 0n, `no memory working set: ${JSON.stringify(s.memory)}`);
+      const cpuStat = await readCg(cgDir, 'cpu.stat');
+      const usec = BigInt(/usage_usec (\d+)/.exec(cpuStat)?.[1] ?? '0');
+      // Read after the stats call: the cgroup's counter can only have grown since.
+      assert(BigInt(s.cpu.usage_core_nano_seconds.value) <= usec * 1000n + 1000n, `stats CPU ${s.cpu.usage_core_nano_seconds.value} ns is more than cpu.stat's ${usec} µs`);
+      assert(BigInt(s.writable_layer?.used_bytes?.value ?? '0') >= 3n * 1024n * 1024n, `writable layer ${JSON.stringify(s.writable_layer)} lacks the 3 MiB file`);
+      const ps = (await b.client.call('PodSandboxStats', { pod_sandbox_id: podId })).stats;
+      eq(ps.attributes?.id, podId, 'pod stats id');
+      assert(ps.linux?.cpu && BigInt(ps.linux.cpu.usage_core_nano_seconds?.value ?? '0') > 0n, `no pod CPU usage: ${JSON.stringify(ps.linux?.cpu)}`);
+    });
+    await check(c.name, CHECKS[4]!, async () => {
+      const hog = {
+        metadata: { name: 'hog', attempt: 0 },
+        image: { image },
+        command: ['/bin/sh', '-c', 'tail /dev/zero'],
+        log_path: 'hog/0.log',
+        linux: { resources: { memory_limit_in_bytes: String(16 * MiB) } },
+      };
+      const id = (await b.client.call('CreateContainer', { pod_sandbox_id: podId, config: hog, sandbox_config: config }, { timeoutMs: WAIT_MS })).container_id;
+      await b.client.call('StartContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+      const st = await waitState(b, id, 'CONTAINER_EXITED');
+      eq(st.exit_code, 137, 'exit code');
+      eq(st.reason, 'OOMKilled', 'reason');
+      await b.client.call('RemoveContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+    });
+  }
+  await check(c.name, CHECKS[5]!, async () => {
+    assert(podId !== '', 'no pod was created');
+    if (ctrId !== '') {
+      await b.client.call('StopContainer', { container_id: ctrId, timeout: 2 }, { timeoutMs: WAIT_MS });
+      const st = await waitState(b, ctrId, 'CONTAINER_EXITED');
+      assert(st.exit_code !== 0, `the stopped container's exit code is ${st.exit_code}`);
+      await b.client.call('RemoveContainer', { container_id: ctrId }, { timeoutMs: WAIT_MS });
+      assert(cgDir === '' || !existsSync(cgDir), `the container cgroup ${cgDir} is still there`);
+      eq((await conmonsOf(ctrId)).length, 0, 'conmon processes of the container');
+    }
+    await b.client.call('StopPodSandbox', { pod_sandbox_id: podId }, { timeoutMs: WAIT_MS });
+    await b.client.call('RemovePodSandbox', { pod_sandbox_id: podId }, { timeoutMs: WAIT_MS });
+    assert(!existsSync(c.parentDir(parent)), `the pod's cgroup parent ${c.parentDir(parent)} is still there`);
+    const left = (await b.client.call('ListContainers', {})).containers.length;
+    eq(left, 0, 'containers left in berthd');
+  });
+}
+
+// ---- main ------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (process.env.BERTH_GUEST !== '1') {
+    process.stderr.write('tier: this runs inside the test guest: use `npm run test:guest`\n');
+    process.exit(2);
+  }
+  log(`node ${process.version}, kernel ${(await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim()}`);
+  await check('guest', 'cgroup v2 only, systemd as PID 1', async () => {
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    assert(/ \/sys\/fs\/cgroup .* - cgroup2 /.test(mounts), 'no cgroup2 mount at /sys/fs/cgroup');
+    assert(!/ - cgroup /.test(mounts), 'a cgroup v1 hierarchy is mounted');
+    eq((await readFile('/proc/1/comm', 'utf8')).trim(), 'systemd', 'PID 1');
+  });
+
+  let reg: TestRegistry | undefined;
+  const drivers = [...new Set(CONFIGS.map((c) => c.driver))];
+  try {
+    let image = '';
+    const imageOk = await check('setup', 'registry with a busybox image', async () => {
+      reg = await startRegistry();
+      await pushImage(reg.url, 'test/busybox', 'v1', await buildImage({ layers: [busyboxLayer()], config: { Cmd: ['/bin/sh'] } }));
+      image = `${reg.host}/test/busybox:v1`;
+    });
+    for (const driver of drivers) {
+      const configs = CONFIGS.filter((c) => c.driver === driver);
+      let b: TestBerthd | undefined;
+      try {
+        const started = imageOk && (await check(driver, 'berthd starts, pulls the image, reports its handlers ready', async () => {
+          const s = Date.now();
+          b = await startBerthd({ startTimeoutMs: WAIT_MS, configToml: `cgroup_driver = "${driver}"\n` });
+          log(`berthd serving after ${elapsed(s)} s`);
+          await b.client.call('PullImage', { image: { image } }, { service: 'image', timeoutMs: WAIT_MS });
+          const st = await b.client.call('Status', { verbose: true });
+          const handlers = JSON.parse(st.info.handlers) as Array<{ name: string; ready: boolean; reason: string }>;
+          for (const c of configs) {
+            const h = handlers.find((x) => x.name === c.handler);
+            assert(h?.ready, `handler ${c.handler} not ready: ${h?.reason ?? 'not listed'}`);
+          }
+        }));
+        for (const c of configs) {
+          if (!started || !b) skip(c.name, CHECKS, 'berthd did not start');
+          else await runConfig(c, b, image);
+        }
+      } finally {
+        if (b) {
+          const code = await b.stop();
+          if (code !== 0) log(`berthd exited ${code}; its stderr:\n${b.stderr()}`);
+          else if (failed > 0) log(`berthd stderr (last 60 lines):\n${b.stderr().split('\n').slice(-60).join('\n')}`);
+          await b.cleanup();
+        }
+      }
+    }
+  } finally {
+    await reg?.stop();
+  }
+  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+  process.exitCode = failed > 0 ? 1 : 0;
+}
+
+main().catch((e: unknown) => {
+  process.stdout.write(`not ok tier: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n${passed} passed, ${failed + 1} failed\n`);
+  process.exitCode = 1;
+});
