@@ -24,6 +24,7 @@ PACKAGES=(
   prometheus unzip                      # promtool for the chart's alert tests; unzip for scripts/install-helm.sh
   systemd                               # systemd-analyze verifies packaging/systemd/berth.service
   python3 make g++                      # better-sqlite3 builds from source on Node 20
+  qemu-system-x86 qemu-utils mmdebstrap dpkg-repack   # the test guest (test/guest/): build its image, boot it
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -105,17 +105,30 @@ export async function ensureImage(opts: { signal?: AbortSignal } = {}): Promise<
       }
     }
   };
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c, sig) => resolve(sig ? 128 : c));
+  });
   opts.signal?.addEventListener('abort', killGroup, { once: true });
+  // The build is in its own process group (so all of mmdebstrap's children can be killed
+  // at once), which a terminal's ^C does not reach: pass SIGINT/SIGTERM on, let build.sh's
+  // trap remove its temp dir, then exit.
+  const onSignal = (sig: NodeJS.Signals) => {
+    killGroup();
+    void exited.finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
   process.once('exit', killGroup);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (c, sig) => resolve(sig ? 128 : c));
-    });
+    const code = await exited;
+    if (opts.signal?.aborted) throw new Error(`guest image: build stopped: ${String(opts.signal.reason)}`);
     if (code !== 0) throw new Error(`guest image: build.sh failed (exit ${code})`);
   } finally {
     opts.signal?.removeEventListener('abort', killGroup);
     process.removeListener('exit', killGroup);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   const img = cachedImage(key);
   if (!img) throw new Error(`guest image: build.sh succeeded but ${join(cacheRoot(), key)} is not ready`);

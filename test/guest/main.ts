@@ -2,7 +2,8 @@
 //   main.js image [--print]                         build the cached image if needed; --print its dir
 //   main.js run [OPTIONS] [--] COMMAND...           run COMMAND in /berth inside the guest
 //   main.js tier [--full] [OPTIONS]                 the targeted guest tier (dist/test/guest/tier.js)
-// OPTIONS: --timeout SEC (hard limit for the whole run), --results DIR (the guest's /results),
+// OPTIONS: --timeout SEC (hard limit for the guest run: boot, command, power-off), --image-timeout SEC
+//          (limit for building the image when it is not cached), --results DIR (the guest's /results),
 //          --memory MIB, --cpus N, --keep (keep the run's temp dir), --verbose (guest console on stderr).
 // Exit status: the command's; 124 when the run timed out; 125 when the guest reported none.
 import { cachedImage, ensureImage, imageKey } from './image.js';
@@ -13,15 +14,17 @@ interface Parsed {
   rest: string[];
   full: boolean;
   print: boolean;
+  /** Limit for building the image when it is not cached, in seconds. */
+  imageTimeoutSec: number;
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] | run [--timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--full] [options]\n`);
+  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] [--image-timeout SEC] | run [--timeout SEC] [--image-timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--full] [options]\n`);
   process.exit(2);
 }
 
 function parse(args: string[], defaultTimeout: number): Parsed {
-  const p: Parsed = { opts: { timeoutSec: defaultTimeout }, rest: [], full: false, print: false };
+  const p: Parsed = { opts: { timeoutSec: defaultTimeout }, rest: [], full: false, print: false, imageTimeoutSec: 1200 };
   let i = 0;
   const value = (name: string): string => {
     const v = args[++i];
@@ -41,6 +44,7 @@ function parse(args: string[], defaultTimeout: number): Parsed {
     }
     if (!a.startsWith('--')) break;
     if (a === '--timeout') p.opts.timeoutSec = positive(a);
+    else if (a === '--image-timeout') p.imageTimeoutSec = positive(a);
     else if (a === '--results') p.opts.resultsDir = value(a);
     else if (a === '--memory') p.opts.memoryMiB = positive(a);
     else if (a === '--cpus') p.opts.cpus = positive(a);
@@ -60,7 +64,7 @@ async function main(): Promise<number> {
     const p = parse(args, 0);
     if (p.rest.length > 0) usage('image takes no arguments');
     const before = cachedImage(imageKey());
-    const img = await ensureImage();
+    const img = await ensureImage({ signal: AbortSignal.timeout(p.imageTimeoutSec * 1000) });
     if (p.print) process.stdout.write(`${img.dir}\n`);
     else process.stderr.write(`guest image: ${before ? 'reused' : 'built'} ${img.dir} (kernel ${img.info.kernel}, node ${img.info.node}, built ${img.info.built} in ${img.info.seconds} s)\n`);
     return 0;
@@ -80,7 +84,7 @@ async function main(): Promise<number> {
       command = ['node', 'dist/test/guest/tier.js'];
     }
     const t0 = Date.now();
-    const img = await ensureImage();
+    const img = await ensureImage({ signal: AbortSignal.timeout(p.imageTimeoutSec * 1000) });
     const imageSec = (Date.now() - t0) / 1000;
     const r = await runInGuest(img, { ...p.opts, command });
     const first = r.firstOutputSec === undefined ? '' : `, first output after ${r.firstOutputSec.toFixed(0)} s`;

@@ -18,7 +18,7 @@
 //   kills it by PID and removes its temp dir (disks, logs).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { checkHostTools, CHECKOUT, type GuestImage } from './image.js';
@@ -177,9 +177,31 @@ class FileFollower {
 
 function tail(path: string, lines: number): string {
   try {
-    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+    const text = readFileSync(path, 'utf8').trimEnd();
+    return text === '' ? '(the guest console is empty)' : text.split('\n').slice(-lines).join('\n');
   } catch {
     return '(no console output)';
+  }
+}
+
+const RUN_DIR_PREFIX = 'berth-guest-';
+
+/**
+ * A harness killed with SIGKILL takes qemu with it (pdeathsig) but cannot remove its temp
+ * dir: the next run removes the dirs whose harness.pid names a process that is gone.
+ */
+async function removeStaleRunDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let pid: number;
+    try {
+      pid = Number((await readFile(join(dir, 'harness.pid'), 'utf8')).trim());
+    } catch {
+      continue; // not ours, or just being created
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || existsSync(`/proc/${pid}`)) continue;
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -189,7 +211,9 @@ function tail(path: string, lines: number): string {
  */
 export async function runInGuest(img: GuestImage, opts: RunOptions): Promise<RunResult> {
   checkHostTools([QEMU, 'mke2fs', 'setpriv']);
-  const dir = await mkdtemp(join(tmpdir(), 'berth-guest-'));
+  await removeStaleRunDirs();
+  const dir = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
+  await writeFile(join(dir, 'harness.pid'), `${process.pid}\n`);
   let qemu: ChildProcess | undefined;
   const killQemu = () => {
     if (qemu?.pid !== undefined && qemu.exitCode === null && qemu.signalCode === null) {
