@@ -56,7 +56,7 @@ export interface RunResult {
 const QEMU = 'qemu-system-x86_64';
 
 /** Shell-quotes one word for the guest's bash. */
-function shq(s: string): string {
+export function shq(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -66,7 +66,7 @@ interface LockPackage {
 }
 
 /** The top-level directories of node_modules that production needs (package-lock's non-dev entries). */
-function productionModules(): string[] {
+export function productionModules(): string[] {
   const lock = JSON.parse(readFileSync(join(CHECKOUT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
   const tops = new Set<string>();
   for (const [path, p] of Object.entries(lock.packages)) {
