@@ -25,10 +25,11 @@ rm -rf "$CACHE/.$KEY.tmp."* "$FINAL"   # left by an interrupted build (we hold t
 TMP=$CACHE/.$KEY.tmp.$$
 mkdir -p "$TMP"
 cleanup() {
+  set +e   # (errexit/pipefail would stop the cleanup at the first grep that finds nothing)
   # Anything still mounted inside the half-built root (an interrupted mmdebstrap) first.
   if [ -d "$TMP" ]; then
     grep -o " $TMP/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-    rm -rf "$TMP"
+    rm -rf --one-file-system "$TMP"
   fi
 }
 trap cleanup EXIT
@@ -80,4 +81,11 @@ rm -rf "$ROOT"
   echo "seconds=$(( $(date +%s) - t0 ))"
 } >"$TMP/ready"
 mv -T "$TMP" "$FINAL"
+# Older images (other keys) and nodejs debs: keep the previous image for a harness still
+# using it, remove the rest, each under its own lock so a build in progress stays.
+for old in $(ls -1dt "$CACHE"/*/ready 2>/dev/null | tail -n +3); do
+  d=$(dirname "$old")
+  ( flock -n 9 && rm -rf "$d" && rm -f "$d.lock" ) 9>"$d.lock" || true
+done
+find "$CACHE/debs" -name 'nodejs_*.deb' ! -name "$(basename "$NODE_DEB")" -delete 2>/dev/null || true
 step "done: $FINAL ($(du -sh --apparent-size "$FINAL/rootfs.img" | cut -f1) apparent, $(du -sh "$FINAL/rootfs.img" | cut -f1) allocated)"
