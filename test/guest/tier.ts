@@ -12,6 +12,7 @@
 //   ok <config> <check> (<seconds>)          not ok <config> <check>: <why>
 // ending with the line "N passed, N failed"; the exit status is 1 when any failed.
 // The systemd driver's configurations are added to CONFIGS when berth supports it.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -256,7 +257,8 @@ async function main(): Promise<void> {
     process.stderr.write('tier: this runs inside the test guest: use `npm run test:guest`\n');
     process.exit(2);
   }
-  log(`node ${process.version}, kernel ${(await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim()}`);
+  const firstLine = (cmd: string) => (spawnSync(cmd, ['--version'], { encoding: 'utf8' }).stdout ?? '').split('\n')[0]!.trim() || `${cmd}: not found`;
+  log(`node ${process.version}, kernel ${(await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim()}, ${firstLine('runc')}, ${firstLine('crun')}, ${firstLine('conmon')}`);
   await check('guest', 'cgroup v2 only, systemd as PID 1', async () => {
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     assert(/ \/sys\/fs\/cgroup .* - cgroup2 /.test(mounts), 'no cgroup2 mount at /sys/fs/cgroup');
