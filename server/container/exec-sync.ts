@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument } from '../errors.js';
-import { runtimeExec } from './monitor.js';
+import { runtimeExec } from '../runtime/conmon.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { OciSpec } from '../oci/types.js';

@@ -4,7 +4,7 @@
 // marker), then publishes CONTAINER_STOPPED_EVENT. The same path serves StopContainer
 // and recovery after a restart, so marking is idempotent.
 import { watch, mkdirSync, type FSWatcher } from 'node:fs';
-import { readExitFile, oomKilled } from './monitor.js';
+import { readExitFile, oomKilled } from '../runtime/conmon.js';
 import { containerEvent } from './status.js';
 import { exitDir, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';

@@ -3,7 +3,7 @@
 // one whose monitor vanished without an exit file (node reboot) is EXITED with reason
 // Error; a create that was interrupted is cleaned up. Nothing running is killed.
 import { markExited } from './exits.js';
-import { conmonAlive, readExitFile } from './monitor.js';
+import { conmonAlive, readExitFile } from '../runtime/conmon.js';
 import { cleanupContainer } from './remove.js';
 import { nowNs } from '../time.js';
 import type { ContainerDeps } from './deps.js';

@@ -2,7 +2,7 @@
 // control pipe and writes on into the new file without losing a line.
 import { stat } from 'node:fs/promises';
 import { failedPrecondition, invalidArgument } from '../errors.js';
-import { reopenLog } from './monitor.js';
+import { reopenLog } from '../runtime/conmon.js';
 import type { ContainerDeps } from './deps.js';
 import type { ReopenContainerLogRequest__Output } from '../../wire/cri/generated/runtime/v1/ReopenContainerLogRequest.js';
 import type { ReopenContainerLogResponse } from '../../wire/cri/generated/runtime/v1/ReopenContainerLogResponse.js';

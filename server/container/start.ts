@@ -2,7 +2,7 @@
 // A failed start leaves the container EXITED with reason StartError (as containerd does).
 import { failedPrecondition, invalidArgument, messageOf } from '../errors.js';
 import { nowNs } from '../time.js';
-import { runtimeStart } from './monitor.js';
+import { runtimeStart } from '../runtime/conmon.js';
 import { handleOf } from './remove.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';

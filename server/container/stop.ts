@@ -2,7 +2,7 @@
 // wait up to `timeout` seconds for conmon's exit file, then SIGKILL. Idempotent: a
 // container that is not running is a success.
 import { internal, invalidArgument } from '../errors.js';
-import { runtimeKill, waitForExitFile } from './monitor.js';
+import { runtimeKill, waitForExitFile } from '../runtime/conmon.js';
 import { markExited } from './exits.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';

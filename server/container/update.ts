@@ -2,7 +2,7 @@
 // and into the record, so ContainerStatus reports them.
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { fromCriResources, toOciResources } from '../cgroups/convert.js';
-import { runtimeUpdate } from './monitor.js';
+import { runtimeUpdate } from '../runtime/conmon.js';
 import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { UpdateContainerResourcesRequest__Output } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesRequest.js';

@@ -8,7 +8,7 @@ import { overlayMountOptions } from '../../shim/rootfs.js';
 import { conmonArgs } from '../../shim/conmon.js';
 import { containerLogPath } from '../../server/container/create.js';
 import { exitReason } from '../../server/container/exits.js';
-import { handlerCgroupProblem } from '../../server/container/handlers.js';
+import { handlerCgroupProblem } from '../../server/runtime/handlers.js';
 import { readLayeredFile } from '../../server/container/user-files.js';
 import type { ShimJob } from '../../shim/job.js';
 

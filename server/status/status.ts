@@ -2,7 +2,7 @@
 // the effective configuration and network state as JSON.
 import { access, constants } from 'node:fs/promises';
 import type { BerthConfig } from '../config.js';
-import { handlerProblem } from '../container/handlers.js';
+import { handlerProblem } from '../runtime/handlers.js';
 import type { NetworkSettings } from '../sandbox/deps.js';
 import type { CgroupRoots } from '../sandbox/pod-cgroup.js';
 import type { StatusRequest__Output } from '../../wire/cri/generated/runtime/v1/StatusRequest.js';

@@ -1,19 +1,14 @@
-// RuntimeConfig (which cgroup driver kubelet must match) and UpdateRuntimeConfig (the
-// node's pod CIDR, handed to CNI plugins that declare the ipRanges capability).
+// UpdateRuntimeConfig: the node's pod CIDR, kept in the settings store and handed to CNI
+// plugins that declare the ipRanges capability.
+import { isIP } from 'node:net';
 import { invalidArgument } from '../errors.js';
-import type { BerthConfig } from '../config.js';
 import type { SettingsStore } from '../store/settings.js';
 import type { Logger } from '../logger.js';
-import type { RuntimeConfigResponse } from '../../wire/cri/generated/runtime/v1/RuntimeConfigResponse.js';
 import type { UpdateRuntimeConfigRequest__Output } from '../../wire/cri/generated/runtime/v1/UpdateRuntimeConfigRequest.js';
 import type { UpdateRuntimeConfigResponse } from '../../wire/cri/generated/runtime/v1/UpdateRuntimeConfigResponse.js';
-import { isIP } from 'node:net';
 
+/** The settings key that holds the pod CIDR (read by the sandbox's network settings). */
 export const POD_CIDR_KEY = 'pod_cidr';
-
-export function runtimeConfig(config: BerthConfig): RuntimeConfigResponse {
-  return { linux: { cgroup_driver: config.cgroup_driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' } };
-}
 
 /** One CIDR or a comma-separated dual-stack pair, each "address/prefix". */
 export function validatePodCidr(cidr: string): string[] {
