@@ -31,7 +31,8 @@ import type { ContainerDeps } from './container/deps.js';
 import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
-import { prestartShims, stopShims } from './runtime/conmon.js';
+import { RuntimeClient } from './runtime/client.js';
+import { ShimPool } from './runtime/shim-pool.js';
 import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
 import { attachStream } from './container/attach.js';
@@ -86,6 +87,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     progressIntervalMs: config.image.progress_interval_seconds * 1000,
   });
+  const shims = new ShimPool();
   const containers: ContainerDeps = {
     config,
     log: log.child({ component: 'containers' }),
@@ -94,6 +96,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     sandboxes,
     images,
     events: sandboxes.events,
+    runtime: new RuntimeClient(config),
+    shims,
   };
   sandboxes.containers = podContainers(() => containers);
   const streaming = await StreamingServer.start(
@@ -109,7 +113,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   await recoverSandboxes(sandboxes);
   const exitsWatcher = watchExits(containers);
   await recoverContainers(containers);
-  prestartShims(config.shim_spares);
+  shims.prestart(config.shim_spares);
 
   const cri = loadCri();
   const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };
@@ -140,7 +144,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         admin.closeAllConnections();
         await streaming.close();
         exitsWatcher.close();
-        stopShims();
+        shims.stop();
         // Long-lived event streams end now; unary calls in flight may finish.
         sandboxes.events.close();
         injector.drain(config.shutdown_timeout_seconds * 1000);

@@ -1,42 +1,25 @@
-// Starting conmon (the resident per-container monitor) for one container. conmon forks
-// itself away, runs `runtime create`, and reports the container pid (or the runtime's
-// error) on the sync pipe (fd 3, _OCI_SYNCPIPE) — the protocol CRI-O uses.
+// Starting conmon (the resident per-container monitor) for one job. conmon forks itself
+// away, runs `runtime create`, and reports the container pid (or the runtime's error) on
+// the sync pipe (fd 3, _OCI_SYNCPIPE): the protocol CRI-O uses. The command line is
+// berthd's (server/runtime/conmon.ts); the shim only runs it and reads the report.
 import { spawn } from 'node:child_process';
 import type { ShimJob } from './job.js';
-
-/** conmon's argument vector for a job (pure). */
-export function conmonArgs(job: ShimJob): string[] {
-  const args = [
-    '--api-version', '1',
-    '-c', job.id,
-    '-u', job.id,
-    '-n', job.name,
-    '-r', job.runtime.path,
-    '-b', job.bundle,
-    '-p', `${job.bundle}/pidfile`,
-    '-P', `${job.bundle}/conmon.pid`,
-    '-l', `k8s-file:${job.logPath}`,
-    '--exit-dir', job.exitDir,
-    '--persist-dir', job.bundle,
-    '--socket-dir-path', job.socketDir,
-    '--syslog=false',
-    '--runtime-arg', `--root=${job.runtime.root}`,
-  ];
-  if (job.stdin) args.push('-i');
-  if (job.stdin && !job.stdinOnce) args.push('--leave-stdin-open');
-  if (job.tty) args.push('-t');
-  if (job.logLevel) args.push('--log-level', job.logLevel);
-  return args;
-}
 
 export interface ConmonStarted {
   pid: number;
 }
 
-/** Runs conmon and resolves with the container pid, or rejects with the runtime's message. */
+/** conmon ran `runtime create` and reported its failure: `runtimeError` holds the runtime's words. */
+export class ConmonReportedError extends Error {
+  constructor(readonly runtimeError: string) {
+    super(runtimeError);
+  }
+}
+
+/** Runs conmon and resolves with the container pid; rejects with the runtime's words or why conmon failed. */
 export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonStarted> {
   return new Promise((resolve, reject) => {
-    const child = spawn(job.conmon, conmonArgs(job), {
+    const child = spawn(job.conmon.path, job.conmon.args, {
       cwd: job.bundle,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
@@ -56,7 +39,7 @@ export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonSta
     const timer = setTimeout(() => finish(new Error(`conmon did not report the container within ${timeoutMs} ms`)), timeoutMs);
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('error', (e) => finish(new Error(`cannot run ${job.conmon}: ${e.message}`)));
+    child.on('error', (e) => finish(new Error(`cannot run ${job.conmon.path}: ${e.message}`)));
     child.on('exit', (code) => {
       // The first conmon process exits once it has forked; a failure before that is an error.
       if (code !== 0) setTimeout(() => finish(new Error(`conmon exited with ${code}: ${out.trim()}`)), 50);
@@ -74,7 +57,7 @@ export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonSta
         return;
       }
       if (typeof msg.data === 'number' && msg.data > 0) finish(undefined, msg.data);
-      else finish(new Error((msg.message ?? `conmon reported ${sync}`).trim()));
+      else finish(new ConmonReportedError((msg.message ?? `conmon reported ${sync}`).trim()));
     });
     syncPipe.on('end', () => finish(new Error(`conmon closed its sync pipe without a result: ${out.trim()}`)));
   });

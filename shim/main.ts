@@ -2,35 +2,34 @@
 // berth-shim: short-lived, started by berthd; jobs (shim/job.ts) arrive on stdin as JSON
 // lines `{"seq":N,"job":{...}}`. Per job it mounts the overlay rootfs, writes the OCI
 // bundle, starts conmon (which runs `runtime create` and stays with the container, detached
-// from us), waits for the container pid and answers `{"seq":N,"result":{...}}`. Any
-// failure undoes what that job did. Jobs that arrive while a shim is alive run in it, side
+// from us), waits for the container pid and answers `{"seq":N,"result":{...}}`. A failed
+// job is rolled back by berthd (see runJob). Jobs that arrive while a shim is alive run in it, side
 // by side: a burst of CreateContainers pays for Node's start-up once, not once per
 // container. The shim exits when berthd closes its stdin and its jobs are done; nothing of
 // a container depends on it afterwards. Imports stay minimal: start-up is on the
 // pod-to-running path.
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { ShimErrorKind, ShimJob, ShimResult } from './job.js';
-import { mountOverlay, unmountOverlay } from './rootfs.js';
-import { startConmon } from './conmon.js';
+import { mountOverlay } from './rootfs.js';
+import { ConmonReportedError, startConmon } from './conmon.js';
 
 class ShimError extends Error {
   constructor(
     readonly kind: ShimErrorKind,
     message: string,
+    readonly runtimeError?: string,
   ) {
     super(message);
   }
 }
 
-/** Runtime messages that are the request's fault rather than the host's. */
-function classify(message: string): ShimErrorKind {
-  if (/no such file or directory|not found|executable file not found|permission denied.*exec/i.test(message) && /exec/i.test(message)) return 'InvalidArgument';
-  return 'Internal';
-}
-
+/**
+ * One job: bundle dir, overlay mount, config.json, conmon (→ `runtime create`). A failure
+ * is reported, not undone here: berthd rolls back every failed create itself (runtime
+ * delete, conmon, unmount, dirs), the same path that serves a shim that died and a create
+ * interrupted by a berthd restart, so the shim needs no runtime command line of its own.
+ */
 async function runJob(job: ShimJob): Promise<ShimResult> {
-  const undo: Array<() => void> = [];
   const timings: Record<string, number> = {};
   let mark = performance.now();
   const step = (name: string) => {
@@ -41,43 +40,31 @@ async function runJob(job: ShimJob): Promise<ShimResult> {
   // How long this shim process has been up (0-ish: it was started for this job).
   timings.shim_uptime = Math.round(performance.now());
   try {
-    mkdirSync(job.bundle, { recursive: true, mode: 0o700 });
-    undo.push(() => rmSync(job.bundle, { recursive: true, force: true }));
+    await Promise.all([mkdir(job.bundle, { recursive: true, mode: 0o700 }), ...job.dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 }))]);
     try {
-      mountOverlay(job.rootfs);
+      await mountOverlay(job.rootfs);
     } catch (e) {
       throw new ShimError('Internal', (e as Error).message);
     }
-    undo.push(() => unmountOverlay(job.rootfs.target));
     step('mount');
-    writeFileSync(`${job.bundle}/config.json`, JSON.stringify(job.spec));
-    mkdirSync(job.exitDir, { recursive: true, mode: 0o700 });
-    mkdirSync(job.socketDir, { recursive: true, mode: 0o700 });
-    undo.push(() => {
-      spawnSync(job.runtime.path, [`--root=${job.runtime.root}`, 'delete', '--force', job.id]);
-      rmSync(`${job.exitDir}/${job.id}`, { force: true });
-      rmSync(`${job.socketDir}/${job.id}`, { force: true });
-    });
+    await writeFile(`${job.bundle}/config.json`, JSON.stringify(job.spec));
     let pid: number;
     try {
       pid = (await startConmon(job)).pid;
     } catch (e) {
-      const msg = (e as Error).message;
-      throw new ShimError(classify(msg), `runtime create failed: ${msg}`);
+      if (e instanceof ConmonReportedError) throw new ShimError('Internal', `runtime create failed: ${e.runtimeError}`, e.runtimeError);
+      throw new ShimError('Internal', (e as Error).message);
     }
     step('conmon_runtime_create');
-    const conmonPid = Number(readFileSync(`${job.bundle}/conmon.pid`, 'utf8').trim());
-    if (!existsSync(`/proc/${pid}`)) throw new ShimError('Internal', `container process ${pid} is gone right after create`);
+    const conmonPid = Number((await readFile(job.conmon.pidFile, 'utf8')).trim());
+    try {
+      await access(`/proc/${pid}`);
+    } catch {
+      throw new ShimError('Internal', `container process ${pid} is gone right after create`);
+    }
     return { ok: true, pid, conmonPid, timings };
   } catch (e) {
-    for (const fn of undo.reverse()) {
-      try {
-        fn();
-      } catch {
-        /* best effort: berthd's remove cleans whatever is left */
-      }
-    }
-    if (e instanceof ShimError) return { ok: false, kind: e.kind, message: e.message };
+    if (e instanceof ShimError) return { ok: false, kind: e.kind, message: e.message, ...(e.runtimeError !== undefined ? { runtimeError: e.runtimeError } : {}) };
     return { ok: false, kind: 'Internal', message: (e as Error).message };
   }
 }

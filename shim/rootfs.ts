@@ -1,9 +1,11 @@
 // The container rootfs: an overlay of the image's unpacked layers (top first) with a
-// per-container upper and work dir. util-linux's mount does the mount(2) Node cannot.
-// lowerdir names are relative to the layers directory (the mount runs there), so images
-// with many layers still fit the one-page limit of mount options.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+// per-container upper and work dir. util-linux's mount does the mount(2) Node cannot; it
+// runs as a child the shim waits for without blocking, so the creates of a burst mount side
+// by side. lowerdir names are relative to the layers directory (the mount runs there), so
+// images with many layers still fit the one-page limit of mount options. Undoing the mount
+// after a failed job is berthd's (its rollback unmounts whatever a container left).
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 
 export interface OverlayPlan {
   layersDir: string;
@@ -26,17 +28,18 @@ export function overlayMountOptions(p: Pick<OverlayPlan, 'lower' | 'upper' | 'wo
   return opts;
 }
 
-export function mountOverlay(p: OverlayPlan): void {
+export async function mountOverlay(p: OverlayPlan): Promise<void> {
   const opts = overlayMountOptions(p);
-  for (const d of [p.upper, p.work, p.target]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  const r = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', opts, p.target], { cwd: p.layersDir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mount overlay on ${p.target}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
-}
-
-/** Unmounts the rootfs; a target that is not mounted is fine. */
-export function unmountOverlay(target: string): void {
-  const r = spawnSync('umount', [target], { encoding: 'utf8' });
-  if (r.status !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
-    spawnSync('umount', ['--lazy', target]);
-  }
+  await Promise.all([p.upper, p.work, p.target].map((d) => mkdir(d, { recursive: true, mode: 0o755 })));
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('mount', ['-t', 'overlay', 'overlay', '-o', opts, p.target], { cwd: p.layersDir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (err += s));
+    child.on('error', (e) => reject(new Error(`mount overlay on ${p.target}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`mount overlay on ${p.target}: ${err.trim() || (signal ? `killed by ${signal}` : `exit ${code}`)}`));
+    });
+  });
 }

@@ -4,11 +4,13 @@
 // 3 stderr; a tty's output all comes as stdout); what the client writes is the
 // container's stdin, and shutting down our write side closes that stdin when the
 // container was created with stdin_once. Terminal size changes go to conmon's control
-// fifo (<bundle>/ctl, "1 <height> <width>\n"). Node cannot open SEQPACKET sockets, hence
-// node-unix-socket.
+// fifo (server/runtime/ctl.ts). Node cannot open SEQPACKET sockets, hence node-unix-socket.
 import { constants as fsc } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { failedPrecondition } from '../errors.js';
+import { containerFiles } from '../runtime/files.js';
+import { resizeMessage, writeCtl } from '../runtime/ctl.js';
 import { runningContainer } from './exec-stream.js';
 import type { ContainerDeps } from './deps.js';
 import type { CommandResult, CommandStreams, StreamOptions } from '../streaming/remotecommand.js';
@@ -18,27 +20,19 @@ const PIPE_STDERR = 3;
 /** sun_path holds 108 bytes with its NUL; longer paths go through the directory's fd. */
 const MAX_SOCKET_PATH = 107;
 
-export function attachSocketPath(socketDir: string, id: string): string {
-  return join(socketDir, id, 'attach');
-}
-
-/** The control-fifo message that resizes the container's terminal (pure). */
-export function resizeMessage(width: number, height: number): string {
-  return `1 ${height} ${width}\n`;
-}
-
 export async function attachStream(deps: ContainerDeps, containerId: string, opts: StreamOptions, streams: CommandStreams): Promise<CommandResult> {
   const rec = runningContainer(deps, containerId);
   const { SeqpacketSocket } = await import('node-unix-socket');
-  const path = attachSocketPath(rec.paths.socketDir, rec.id);
+  const files = containerFiles(rec);
+  const path = files.attachSocket;
   let dirFd: Awaited<ReturnType<typeof open>> | undefined;
   let target = path;
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-    dirFd = await open(join(rec.paths.socketDir, rec.id), fsc.O_RDONLY | fsc.O_DIRECTORY);
-    target = `/proc/self/fd/${dirFd.fd}/attach`;
-  }
   const sock = new SeqpacketSocket();
   try {
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      dirFd = await open(dirname(path), fsc.O_RDONLY | fsc.O_DIRECTORY);
+      target = `/proc/self/fd/${dirFd.fd}/attach`;
+    }
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
       try {
@@ -53,23 +47,15 @@ export async function attachStream(deps: ContainerDeps, containerId: string, opt
   } catch (e) {
     sock.destroy();
     await dirFd?.close();
-    throw new Error(`cannot attach to container ${rec.id}: ${(e as Error).message}`);
+    // The container is running (checked above): conmon not listening means its monitor is gone.
+    throw failedPrecondition(`cannot attach to container ${rec.id}: conmon does not answer on ${path}: ${(e as Error).message}`, e);
   }
   await dirFd?.close();
 
-  const ctl = join(rec.paths.bundle, 'ctl');
   const onResize = ({ width, height }: { width: number; height: number }) => {
     if (width <= 0 || height <= 0) return;
-    // Non-blocking: conmon keeps the fifo open for reading while the container lives.
-    void open(ctl, fsc.O_WRONLY | fsc.O_NONBLOCK)
-      .then(async (f) => {
-        try {
-          await f.write(resizeMessage(width, height));
-        } finally {
-          await f.close();
-        }
-      })
-      .catch(() => undefined);
+    // A resize conmon cannot take (it is gone) is no reason to end the session.
+    void writeCtl(files.ctl, resizeMessage(width, height)).catch(() => undefined);
   };
   if (opts.tty) {
     streams.resize.on('resize', onResize);

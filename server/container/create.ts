@@ -17,12 +17,14 @@ import { stopSignal } from '../oci/process.js';
 import { containerCgroupPath, cgroupfsParent } from '../cgroups/paths.js';
 import type { OciImageConfig } from '../oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
-import { runtimeHandle, handlerProblem } from '../runtime/handlers.js';
-import { runShim, settleOrphanedCreate, CONMON, SHIM_DIED } from '../runtime/conmon.js';
+import { handlerProblem } from '../runtime/handlers.js';
+import { conmonArgs, readConmonPid, settleOrphanedCreate } from '../runtime/conmon.js';
+import { containerFiles } from '../runtime/files.js';
+import { ShimDiedError } from '../runtime/shim-pool.js';
 import { readLayeredUserFiles } from './user-files.js';
 import { cleanupContainer } from './remove.js';
 import { containerEvent } from './status.js';
-import { BERTH_CGROUP_PARENT, containerPaths, exitDir, hostFacts, type ContainerDeps } from './deps.js';
+import { BERTH_CGROUP_PARENT, containerPaths, hostFacts, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { CreateContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../../wire/cri/generated/runtime/v1/CreateContainerResponse.js';
@@ -63,7 +65,8 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
   const sandboxId = deps.sandboxes.store.resolve(req.pod_sandbox_id);
   const sb = deps.sandboxes.store.get(sandboxId)!;
   if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandboxId} is not ready`);
-  const handler = runtimeHandle(deps.config, sb.handler);
+  const runtime = deps.runtime.handler(sb.handler);
+  const handler = runtime.handle;
   const problem = await handlerProblem(handler.path);
   if (problem) throw failedPrecondition(`runtime handler ${handler.name} cannot run containers on this host: ${problem}`);
   const image = deps.images.resolve(imageRef);
@@ -186,11 +189,9 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       deps.store.update(rec);
       if (logPath) await mkdir(dirname(logPath), { recursive: true, mode: 0o755 });
       const layersDir = dirname(layersTopFirst[0] ?? '/');
+      const files = containerFiles(rec);
       const job: ShimJob = {
         id,
-        name: `${sb.name}_${sb.namespace}_${rec.name}_${rec.attempt}`,
-        conmon: CONMON,
-        runtime: { path: handler.path, root: handler.root },
         rootfs: {
           layersDir,
           lower: layersTopFirst.map((p) => (dirname(p) === layersDir ? basename(p) : p)),
@@ -200,16 +201,26 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
         },
         bundle: paths.bundle,
         spec,
-        exitDir: exitDir(deps.config),
-        socketDir: paths.socketDir,
-        logPath: rec.monitorLogPath,
-        stdin: config.stdin,
-        stdinOnce: config.stdin_once,
-        tty: config.tty,
+        dirs: [files.exitDir, files.socketDir],
+        conmon: {
+          path: deps.runtime.conmon,
+          args: conmonArgs({
+            id,
+            name: `${sb.name}_${sb.namespace}_${rec.name}_${rec.attempt}`,
+            runtime: handler,
+            files,
+            logPath: rec.monitorLogPath,
+            stdin: config.stdin,
+            stdinOnce: config.stdin_once,
+            tty: config.tty,
+          }),
+          pidFile: files.conmonPidFile,
+        },
       };
       prepareMs = performance.now() - t0;
-      const started = await runShim(job);
+      const started = await deps.shims.run(job);
       shimMs = performance.now() - t0 - prepareMs;
+      if (!started.ok) throw runtime.createFailure(id, started);
       shimTimings = started.timings;
       rec.pid = started.pid;
       rec.conmonPid = started.conmonPid;
@@ -218,7 +229,10 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     } catch (e) {
       ctx.log.warn('container creation failed; rolling back', { container_id: id, error: (e as Error).message });
       try {
-        if ((e as Error).message.startsWith(SHIM_DIED)) rec.conmonPid = await settleOrphanedCreate(rec.paths.bundle, id);
+        // A shim that died may have left conmon mid-create: let that finish before deleting.
+        // A failed job's conmon is over; its pid (if it ran) lets the rollback reap it.
+        const files = containerFiles(rec);
+        rec.conmonPid = e instanceof ShimDiedError ? await settleOrphanedCreate(files, id) : await readConmonPid(files);
         await cleanupContainer(deps, rec);
         deps.store.delete(id);
       } catch (cleanupErr) {

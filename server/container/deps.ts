@@ -12,6 +12,9 @@ import type { SandboxDeps } from '../sandbox/deps.js';
 import type { ImageManager } from '../image/index.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerPaths } from './types.js';
+import type { RuntimeClient } from '../runtime/client.js';
+import type { ShimPool } from '../runtime/shim-pool.js';
+import { conmonFiles } from '../runtime/files.js';
 import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
 import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
 import { hostCgroupRoots } from '../sandbox/pod-cgroup.js';
@@ -50,6 +53,10 @@ export interface ContainerDeps {
   sandboxes: SandboxDeps;
   images: ImageManager;
   events: EventBus;
+  /** The one client of the OCI runtime and conmon. */
+  runtime: RuntimeClient;
+  /** berth-shims that run creates. */
+  shims: ShimPool;
 }
 
 /** Cgroup parent for pods without one: berth's own, removed again when empty. */
@@ -58,14 +65,15 @@ export const BERTH_CGROUP_PARENT = '/berth';
 export function containerPaths(config: BerthConfig, id: string): ContainerPaths {
   const dir = join(config.root, 'containers', id);
   const bundle = join(config.state, 'containers', id);
+  const socketDir = join(config.state, 'sock');
   return {
     dir,
     rootfs: join(dir, 'rootfs'),
     upper: join(dir, 'upper'),
     work: join(dir, 'work'),
     bundle,
-    exitFile: join(config.state, 'exits', id),
-    socketDir: join(config.state, 'sock'),
+    exitFile: conmonFiles(bundle, exitDir(config), socketDir, id).exitFile,
+    socketDir,
   };
 }
 

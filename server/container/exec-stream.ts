@@ -8,12 +8,11 @@
 //   resizes that terminal when the client's changes. CRI-O does the same.
 // The exec'd process is killed when the client goes away.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { failedPrecondition } from '../errors.js';
-import { handleOf } from './remove.js';
+import { failedPrecondition, internal } from '../errors.js';
+import { containerFiles } from '../runtime/files.js';
+import type { RuntimeExec } from '../runtime/oci-runtime.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { OciProcess, OciSpec } from '../oci/types.js';
@@ -35,33 +34,25 @@ export function runningContainer(deps: ContainerDeps, containerId: string): Cont
 
 export async function execStream(deps: ContainerDeps, containerId: string, cmd: string[], opts: StreamOptions, streams: CommandStreams): Promise<CommandResult> {
   const rec = runningContainer(deps, containerId);
-  const spec = JSON.parse(await readFile(join(rec.paths.bundle, 'config.json'), 'utf8')) as OciSpec;
+  const spec = JSON.parse(await readFile(containerFiles(rec).config, 'utf8')) as OciSpec;
   const proc: OciProcess = { ...spec.process, args: [...cmd], terminal: opts.tty };
   delete proc.oomScoreAdj;
   if (opts.tty) proc.env = [...(proc.env ?? []).filter((e) => !e.startsWith('TERM=')), 'TERM=xterm'];
-  const tag = randomBytes(6).toString('hex');
-  const procFile = join(rec.paths.bundle, `exec-${tag}.json`);
-  const pidFile = join(rec.paths.bundle, `exec-${tag}.pid`);
-  await writeFile(procFile, JSON.stringify(proc));
-  const h = handleOf(rec);
-  const args = ['--root', h.root, 'exec', '--process', procFile, '--pid-file', pidFile, rec.id];
-  const killExec = () =>
-    void readFile(pidFile, 'utf8')
-      .then((p) => process.kill(Number(p.trim()), 'SIGKILL'))
-      .catch(() => undefined);
+  const ex = await deps.runtime.forContainer(rec).prepareExec(rec.id, rec.paths.bundle, proc);
+  const killExec = () => void ex.kill();
   streams.signal.addEventListener('abort', killExec, { once: true });
   try {
-    const code = opts.tty ? await execTty(h.path, args, streams) : await execPipes(h.path, args, opts, streams);
+    const code = opts.tty ? await execTty(ex, streams) : await execPipes(ex, opts, streams);
     return { exitCode: code, cmd };
   } finally {
     streams.signal.removeEventListener('abort', killExec);
-    await Promise.all([rm(procFile, { force: true }), rm(pidFile, { force: true })]);
+    await ex.dispose();
   }
 }
 
-function execPipes(runtime: string, args: string[], opts: StreamOptions, streams: CommandStreams): Promise<number> {
+function execPipes(ex: RuntimeExec, opts: StreamOptions, streams: CommandStreams): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(runtime, args, {
+    const child = spawn(ex.file, ex.args, {
       stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', opts.stderr ? 'pipe' : 'ignore'],
     });
     if (streams.stdin && child.stdin) {
@@ -70,7 +61,7 @@ function execPipes(runtime: string, args: string[], opts: StreamOptions, streams
     }
     if (child.stdout && streams.stdout) child.stdout.pipe(streams.stdout, { end: false });
     if (child.stderr && streams.stderr) child.stderr.pipe(streams.stderr, { end: false });
-    child.on('error', (e) => reject(new Error(`cannot run ${runtime}: ${e.message}`)));
+    child.on('error', (e) => reject(internal(`cannot run ${ex.file}: ${e.message}`, e)));
     let code: number | undefined;
     const outputs = [child.stdout, child.stderr].filter((s) => s !== null);
     let open = outputs.length;
@@ -93,10 +84,10 @@ function execPipes(runtime: string, args: string[], opts: StreamOptions, streams
   });
 }
 
-async function execTty(runtime: string, args: string[], streams: CommandStreams): Promise<number> {
+async function execTty(ex: RuntimeExec, streams: CommandStreams): Promise<number> {
   const pty = (await import('node-pty')).default;
   const size = streams.resize.last;
-  const term = pty.spawn(runtime, args, { cols: size?.width || 80, rows: size?.height || 24, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, encoding: null });
+  const term = pty.spawn(ex.file, [...ex.args], { cols: size?.width || 80, rows: size?.height || 24, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, encoding: null });
   const onResize = ({ width, height }: { width: number; height: number }) => {
     if (width > 0 && height > 0) term.resize(width, height);
   };

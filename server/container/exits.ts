@@ -5,6 +5,7 @@
 // and recovery after a restart, so marking is idempotent.
 import { watch, mkdirSync, type FSWatcher } from 'node:fs';
 import { readExitFile, oomKilled } from '../runtime/conmon.js';
+import { containerFiles } from '../runtime/files.js';
 import { containerEvent } from './status.js';
 import { exitDir, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
@@ -23,7 +24,7 @@ export async function markExited(deps: ContainerDeps, rec: ContainerRecord): Pro
   if (rec.state === 'CONTAINER_EXITED') return false;
   const exit = await readExitFile(rec.paths.exitFile);
   if (!exit) return false;
-  const oom = await oomKilled(rec.paths.bundle);
+  const oom = await oomKilled(containerFiles(rec));
   rec.state = 'CONTAINER_EXITED';
   rec.exitCode = exit.code;
   // The process may end before StartContainer recorded its start: keep the order sane.

@@ -2,31 +2,28 @@
 // dirs and the cgroup directories it created, release the image lease, forget the record.
 // Idempotent: an unknown id is a success.
 import { rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { internal } from '../errors.js';
 import { resolveIfPresent } from '../ids.js';
 import { unmountAll } from '../mounts.js';
-import { runtimeDelete, runtimeKill, reapConmon, waitForExitFile } from '../runtime/conmon.js';
+import { reapConmon, waitForExitFile } from '../runtime/conmon.js';
+import { containerFiles } from '../runtime/files.js';
 import { markExited } from './exits.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
-import type { RuntimeHandle } from '../runtime/handlers.js';
 import type { RemoveContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/RemoveContainerRequest.js';
 import type { RemoveContainerResponse } from '../../wire/cri/generated/runtime/v1/RemoveContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 
-export const handleOf = (rec: Pick<ContainerRecord, 'handler' | 'runtimePath' | 'runtimeRoot'>): RuntimeHandle => ({ name: rec.handler, path: rec.runtimePath, root: rec.runtimeRoot });
-
 /** Everything but the record: runtime state, conmon, mounts, dirs, cgroups, the image lease. */
 export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
-  const h = handleOf(rec);
-  await runtimeDelete(h, rec.id);
+  await deps.runtime.forContainer(rec).delete(rec.id);
   await reapConmon(rec.conmonPid, rec.id);
   await unmountAll([rec.paths.rootfs]);
   await rm(rec.paths.dir, { recursive: true, force: true });
   await rm(rec.paths.bundle, { recursive: true, force: true });
   await rm(rec.paths.exitFile, { force: true });
-  await rm(join(rec.paths.socketDir, rec.id), { force: true });
+  await rm(containerFiles(rec).socketLink, { force: true });
   // The container's own cgroup is the runtime's (delete removed it); the ancestors that did
   // not exist before this container go when empty (another container may still use them).
   for (const dir of [...rec.cgroupCreated].reverse()) {
@@ -34,7 +31,7 @@ export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord
       await rmdir(dir);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw e;
+      if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw internal(`removing the cgroup directory ${dir} failed: ${(e as Error).message}`, e);
     }
   }
   await deps.images.releaseLayers(rec.id);
@@ -44,7 +41,7 @@ export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord
 export async function removeLocked(deps: ContainerDeps, rec: ContainerRecord, log: CallContext['log']): Promise<void> {
   if (!rec.creating && (rec.state === 'CONTAINER_RUNNING' || rec.state === 'CONTAINER_CREATED')) {
     // CRI: a running container is removed by force.
-    await runtimeKill(handleOf(rec), rec.id, 'SIGKILL');
+    await deps.runtime.forContainer(rec).kill(rec.id, 'SIGKILL');
     if (await waitForExitFile(rec.paths.exitFile, 10_000)) await markExited(deps, rec);
   }
   await cleanupContainer(deps, rec);

@@ -2,7 +2,8 @@
 // control pipe and writes on into the new file without losing a line.
 import { stat } from 'node:fs/promises';
 import { failedPrecondition, invalidArgument } from '../errors.js';
-import { reopenLog } from '../runtime/conmon.js';
+import { reopenLogMessage, writeCtl } from '../runtime/ctl.js';
+import { containerFiles } from '../runtime/files.js';
 import type { ContainerDeps } from './deps.js';
 import type { ReopenContainerLogRequest__Output } from '../../wire/cri/generated/runtime/v1/ReopenContainerLogRequest.js';
 import type { ReopenContainerLogResponse } from '../../wire/cri/generated/runtime/v1/ReopenContainerLogResponse.js';
@@ -12,7 +13,7 @@ export async function reopenContainerLog(deps: ContainerDeps, req: ReopenContain
   const id = deps.store.resolve(req.container_id);
   const rec = deps.store.peek(id)!;
   if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${id} is not running`);
-  await reopenLog(rec.paths.bundle);
+  await writeCtl(containerFiles(rec).ctl, reopenLogMessage());
   // conmon creates the new file when it handles the message.
   for (let i = 0; i < 100; i++) {
     try {

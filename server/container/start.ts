@@ -1,9 +1,8 @@
 // StartContainer: `runtime start` on a CREATED container → RUNNING with started_at.
-// A failed start leaves the container EXITED with reason StartError (as containerd does).
-import { failedPrecondition, invalidArgument, messageOf } from '../errors.js';
+// A failed start leaves the container EXITED with reason StartError (as containerd does);
+// the error keeps the kind the runtime client gave the runtime's words.
+import { BerthError, failedPrecondition, invalidArgument, messageOf } from '../errors.js';
 import { nowNs } from '../time.js';
-import { runtimeStart } from '../runtime/conmon.js';
-import { handleOf } from './remove.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';
 import type { StartContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/StartContainerRequest.js';
@@ -20,7 +19,7 @@ export async function startContainer(deps: ContainerDeps, req: StartContainerReq
     const sb = deps.sandboxes.store.get(rec.sandboxId);
     if (!sb || sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${rec.sandboxId} is not ready`);
     try {
-      await runtimeStart(handleOf(rec), id);
+      await deps.runtime.forContainer(rec).start(id);
     } catch (e) {
       rec.state = 'CONTAINER_EXITED';
       rec.exitCode = 128;
@@ -28,7 +27,7 @@ export async function startContainer(deps: ContainerDeps, req: StartContainerReq
       rec.message = messageOf(e);
       rec.finishedAt = nowNs().toString();
       deps.store.update(rec);
-      throw failedPrecondition(`starting container ${id} failed: ${messageOf(e)}`, e);
+      throw new BerthError(e instanceof BerthError ? e.kind : 'Internal', `starting container ${id} failed: ${messageOf(e)}`, { cause: e });
     }
     rec.state = 'CONTAINER_RUNNING';
     rec.startedAt = nowNs().toString();

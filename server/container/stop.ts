@@ -2,9 +2,8 @@
 // wait up to `timeout` seconds for conmon's exit file, then SIGKILL. Idempotent: a
 // container that is not running is a success.
 import { internal, invalidArgument } from '../errors.js';
-import { runtimeKill, waitForExitFile } from '../runtime/conmon.js';
+import { waitForExitFile } from '../runtime/conmon.js';
 import { markExited } from './exits.js';
-import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { StopContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/StopContainerRequest.js';
@@ -15,17 +14,17 @@ import type { CallContext } from '../cri/rpc.js';
 export async function stopLocked(deps: ContainerDeps, rec: ContainerRecord, timeoutSeconds: number, log: CallContext['log']): Promise<void> {
   if (rec.creating || rec.state === 'CONTAINER_EXITED') return;
   if (await markExited(deps, rec)) return; // exited on its own; the watcher had not caught up
-  const h = handleOf(rec);
+  const rt = deps.runtime.forContainer(rec);
   // A created container's init waits in the runtime for `start`: only SIGKILL ends it.
   if (timeoutSeconds > 0 && rec.state === 'CONTAINER_RUNNING') {
-    await runtimeKill(h, rec.id, rec.stopSignal);
+    await rt.kill(rec.id, rec.stopSignal);
     if (await waitForExitFile(rec.paths.exitFile, timeoutSeconds * 1000)) {
       await markExited(deps, rec);
       return;
     }
     log.info('container did not stop in time; killing it', { container_id: rec.id, timeout_s: timeoutSeconds });
   }
-  await runtimeKill(h, rec.id, 'SIGKILL');
+  await rt.kill(rec.id, 'SIGKILL');
   if (!(await waitForExitFile(rec.paths.exitFile, 15_000))) throw internal(`container ${rec.id} did not exit after SIGKILL`);
   await markExited(deps, rec);
 }

@@ -2,8 +2,6 @@
 // and into the record, so ContainerStatus reports them.
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { fromCriResources, toOciResources } from '../cgroups/convert.js';
-import { runtimeUpdate } from '../runtime/conmon.js';
-import { handleOf } from './remove.js';
 import type { ContainerDeps } from './deps.js';
 import type { UpdateContainerResourcesRequest__Output } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesRequest.js';
 import type { UpdateContainerResourcesResponse } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesResponse.js';
@@ -21,7 +19,7 @@ export async function updateContainerResources(deps: ContainerDeps, req: UpdateC
     if (resources.unified && Object.keys(resources.unified).length > 0 && deps.sandboxes.cgroups.version === 1) {
       throw invalidArgument('the unified cgroup map needs cgroup v2; this host uses cgroup v1');
     }
-    await runtimeUpdate(handleOf(rec), id, rec.paths.bundle, resources);
+    await deps.runtime.forContainer(rec).update(id, rec.paths.bundle, resources);
     rec.resources = { ...req.linux, oom_score_adj: rec.resources?.oom_score_adj ?? req.linux.oom_score_adj };
     deps.store.update(rec);
     ctx.log.info('container resources updated', { container_id: id, resources });

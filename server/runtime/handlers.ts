@@ -16,7 +16,7 @@ export interface RuntimeHandle {
   root: string;
 }
 
-export function runtimeHandle(config: BerthConfig, name: string): RuntimeHandle {
+export function runtimeHandle(config: Pick<BerthConfig, 'runtimes' | 'state'>, name: string): RuntimeHandle {
   const h = config.runtimes[name];
   if (!h) throw failedPrecondition(`runtime handler ${JSON.stringify(name)} is not configured`);
   return { name, path: h.path, root: h.root || join(config.state, name) };

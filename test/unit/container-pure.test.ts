@@ -5,12 +5,12 @@ import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { overlayMountOptions } from '../../shim/rootfs.js';
-import { conmonArgs } from '../../shim/conmon.js';
+import { conmonArgs } from '../../server/runtime/conmon.js';
+import { conmonFiles } from '../../server/runtime/files.js';
 import { containerLogPath } from '../../server/container/create.js';
 import { exitReason } from '../../server/container/exits.js';
 import { handlerCgroupProblem } from '../../server/runtime/handlers.js';
 import { readLayeredFile } from '../../server/container/user-files.js';
-import type { ShimJob } from '../../shim/job.js';
 
 test('overlay options: top layer first, relative names, one-page limit', (t) => {
   t.is(overlayMountOptions({ lower: ['b', 'a'], upper: '/u', work: '/w' }), 'lowerdir=b:a,upperdir=/u,workdir=/w');
@@ -42,21 +42,20 @@ test('crun is refused only on hybrid cgroup hosts', (t) => {
 });
 
 test('conmon argv carries the flags berth relies on', (t) => {
-  const job = {
+  const a = conmonArgs({
     id: 'abc',
     name: 'n',
-    conmon: '/usr/bin/conmon',
-    runtime: { path: '/usr/sbin/runc', root: '/run/berth/runc' },
-    bundle: '/run/berth/containers/abc',
-    exitDir: '/run/berth/exits',
-    socketDir: '/run/berth/sock',
+    runtime: { name: 'runc', path: '/usr/sbin/runc', root: '/run/berth/runc' },
+    files: conmonFiles('/run/berth/containers/abc', '/run/berth/exits', '/run/berth/sock', 'abc'),
     logPath: '/var/log/pods/p/c/0.log',
     stdin: true,
     stdinOnce: false,
     tty: true,
-  } as ShimJob;
-  const a = conmonArgs(job);
+  });
   const flag = (f: string) => a[a.indexOf(f) + 1];
+  t.is(flag('-p'), '/run/berth/containers/abc/pidfile');
+  t.is(flag('-P'), '/run/berth/containers/abc/conmon.pid');
+  t.is(flag('--socket-dir-path'), '/run/berth/sock');
   t.is(flag('--exit-dir'), '/run/berth/exits');
   t.is(flag('--persist-dir'), '/run/berth/containers/abc');
   t.is(flag('-l'), 'k8s-file:/var/log/pods/p/c/0.log');

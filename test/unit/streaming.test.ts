@@ -4,7 +4,8 @@ import test from 'ava';
 import { TokenCache } from '../../server/streaming/tokens.js';
 import { statusPayload, parseResize, ResizeDecoder, type TermSize } from '../../server/streaming/remotecommand.js';
 import { parsePort } from '../../server/streaming/portforward.js';
-import { resizeMessage, attachSocketPath } from '../../server/container/attach.js';
+import { resizeMessage } from '../../server/runtime/ctl.js';
+import { conmonFiles } from '../../server/runtime/files.js';
 import { validateStreamOptions } from '../../server/streaming/requests.js';
 
 test('tokens are single-use, expire, and are bounded', (t) => {
@@ -66,5 +67,5 @@ test('ports and stream options are checked', (t) => {
   t.throws(() => validateStreamOptions({ stdin: false, stdout: true, stderr: true, tty: true }), { message: /tty and stderr/ });
   t.throws(() => validateStreamOptions({ stdin: false, stdout: false, stderr: false, tty: false }), { message: /stdin, stdout or stderr/ });
   t.notThrows(() => validateStreamOptions({ stdin: true, stdout: false, stderr: false, tty: true }));
-  t.is(attachSocketPath('/run/berth/sock', 'abc'), '/run/berth/sock/abc/attach');
+  t.is(conmonFiles('/run/berth/containers/abc', '/run/berth/exits', '/run/berth/sock', 'abc').attachSocket, '/run/berth/sock/abc/attach');
 });
