@@ -309,6 +309,22 @@ rootOnly('two containers of one pod reach each other on localhost; ExecSync time
   await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
 });
 
+rootOnly("the runtime's failures keep its words and get a code: a missing command is INVALID_ARGUMENT; a failed create leaves nothing", async (t) => {
+  const b = t.context.b;
+  const pod = await runPod(t, 'rterr');
+  // runc checks the command at create: conmon reports runc's words, berthd classifies them.
+  t.log(await expectCode(t, create(t, pod, containerConfig(t, 'missing', ['/no/such/binary'])), Status.INVALID_ARGUMENT, /\/no\/such\/binary.*no such file or directory/));
+  t.deepEqual((await b.client.call('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, [], 'the failed create is not listed');
+  t.deepEqual(await conmonProcesses('_missing_0'), [], 'no conmon of the failed create is left');
+  const c = await createAndStart(t, pod, containerConfig(t, 'sleeper', ['sleep', '1000']));
+  // ExecSync: the runtime could not start the process (no pid file) → its typed error …
+  t.log(await expectCode(t, exec(t, c, ['berth-no-such-command']), Status.INVALID_ARGUMENT, /executable file not found/));
+  // … while a process that ran and exited 255 is an exit code, not an error.
+  t.is((await exec(t, c, ['/bin/sh', '-c', 'exit 255'])).code, 255);
+  await b.client.call('StopPodSandbox', { pod_sandbox_id: pod.id });
+  await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+});
+
 rootOnly('stop honours the timeout: a process ignoring SIGTERM is killed after it; one handling it stops at once', async (t) => {
   const b = t.context.b;
   const pod = await runPod(t, 'stop');
