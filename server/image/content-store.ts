@@ -5,7 +5,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } fro
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BerthError, failedPrecondition, internal, resourceExhausted } from '../errors.js';
+import { BerthError, internal, resourceExhausted } from '../errors.js';
 import { Digester, digestAlgorithm, digestHex } from './digest.js';
 import { abortError } from './http.js';
 import { writevAll } from './writev.js';
@@ -15,6 +15,16 @@ const WRITE_BACKLOG = 2 << 20;
 /** Bytes gathered into one writev: socket reads are 16-64 KiB, a write per read costs
  *  more main-thread time than the write itself. */
 const WRITE_BATCH = 1 << 20;
+
+/** A blob's bytes do not match its descriptor (size or digest): FAILED_PRECONDITION, naming the blob. */
+export class BlobMismatchError extends BerthError {
+  constructor(
+    readonly digest: string,
+    message: string,
+  ) {
+    super('FailedPrecondition', `blob ${digest}: ${message}`);
+  }
+}
 
 export interface BlobInfo {
   digest: string;
@@ -71,7 +81,7 @@ export class ContentStore {
   async put(digest: string, bytes: Buffer): Promise<void> {
     const d = new Digester(digestAlgorithm(digest));
     d.update(bytes);
-    if (d.digest() !== digest) throw failedPrecondition(`blob ${digest}: content has digest ${d.digest()}`);
+    if (d.digest() !== digest) throw new BlobMismatchError(digest, `content has digest ${d.digest()}`);
     if (await this.has(digest, bytes.length)) return;
     const tmp = this.tempPath(digest);
     try {
@@ -102,7 +112,7 @@ export class ContentStore {
 
   /**
    * Streams `source` into the store as `digest` of `size` bytes. `onData` sees every
-   * chunk (progress). Size or digest mismatch → failedPrecondition; a full disk →
+   * chunk (progress). Size or digest mismatch → BlobMismatchError; a full disk →
    * resourceExhausted; nothing is left behind on failure.
    */
   async write(digest: string, size: number | undefined, source: Readable, signal: AbortSignal, onData?: (n: number) => void): Promise<void> {
@@ -229,7 +239,7 @@ export class BlobWriter {
     if (this.failure !== undefined) throw this.failure;
     this.digester.update(chunk);
     if (this.size !== undefined && this.digester.size > this.size) {
-      throw failedPrecondition(`blob ${this.digest}: registry sent more than the ${this.size} bytes its descriptor gives`);
+      throw new BlobMismatchError(this.digest, `registry sent more than the ${this.size} bytes its descriptor gives`);
     }
     this.gathered.push(chunk);
     this.gatheredBytes += chunk.length;
@@ -269,10 +279,10 @@ export class BlobWriter {
   /** Verifies size and digest, flushes to disk and renames into place. */
   async commit(): Promise<void> {
     if (this.size !== undefined && this.digester.size !== this.size) {
-      throw failedPrecondition(`blob ${this.digest}: got ${this.digester.size} bytes, its descriptor gives ${this.size}`);
+      throw new BlobMismatchError(this.digest, `got ${this.digester.size} bytes, its descriptor gives ${this.size}`);
     }
     const actual = this.digester.digest();
-    if (actual !== this.digest) throw failedPrecondition(`blob ${this.digest}: digest mismatch, the downloaded content has ${actual}`);
+    if (actual !== this.digest) throw new BlobMismatchError(this.digest, `digest mismatch, the downloaded content has ${actual}`);
     await this.flushPending();
     try {
       await this.fh.sync();

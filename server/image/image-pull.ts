@@ -10,7 +10,7 @@ import { BerthError, canceled, failedPrecondition, notFound } from '../errors.js
 import { credentialsFromAuthConfig } from './auth.js';
 import { chainIds } from './digest.js';
 import { withRetry } from './http.js';
-import type { BlobWriter } from './content-store.js';
+import { BlobMismatchError, type BlobWriter } from './content-store.js';
 import { decompress } from './decompress.js';
 import type { ImageContext } from './image-context.js';
 import { collectGarbage } from './image-gc.js';
@@ -270,7 +270,7 @@ async function downloadAndUnpack(ctx: ImageContext, repo: Repository, desc: Desc
   try {
     return await streamLayer(ctx, repo, desc, diffId, chainId, sig);
   } catch (e) {
-    if (!(e instanceof BerthError && e.kind === 'FailedPrecondition') || e.message.includes(desc.digest)) throw e;
+    if (!(e instanceof BerthError && e.kind === 'FailedPrecondition') || (e instanceof BlobMismatchError && e.digest === desc.digest)) throw e;
     // The streamed bytes did not unpack. Whether the registry sent wrong bytes (digest
     // mismatch) or the layer itself is bad is known only from the whole, verified blob.
     await fetchBlob(ctx, repo, desc, sig);
