@@ -9,7 +9,7 @@
 // a container depends on it afterwards. Imports stay minimal: start-up is on the
 // pod-to-running path.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { ShimErrorKind, ShimJob, ShimResult } from './job.js';
+import type { ShimErrorKind, ShimJob, ShimReply, ShimResult } from './job.js';
 import { mountOverlay } from './rootfs.js';
 import { ConmonReportedError, startConmon } from './conmon.js';
 
@@ -76,16 +76,18 @@ function exitWhenIdle(): void {
   if (inputEnded && inFlight === 0) process.stdout.write('', () => process.exit(0));
 }
 
-function reply(seq: unknown, result: ShimResult): void {
-  process.stdout.write(JSON.stringify({ seq, result }) + '\n');
+function reply(seq: number | null, result: ShimResult): void {
+  const r: ShimReply = { seq, result };
+  process.stdout.write(JSON.stringify(r) + '\n');
 }
 
 function onLine(line: string): void {
   if (!line.trim()) return;
-  let msg: { seq?: unknown; job?: ShimJob };
+  let msg: { seq: number; job: ShimJob };
   try {
-    msg = JSON.parse(line) as typeof msg;
-    if (typeof msg.seq !== 'number' || typeof msg.job !== 'object' || msg.job === null) throw new Error('expected {"seq":N,"job":{...}}');
+    const m = JSON.parse(line) as { seq?: unknown; job?: unknown };
+    if (typeof m.seq !== 'number' || typeof m.job !== 'object' || m.job === null) throw new Error('expected {"seq":N,"job":{...}}');
+    msg = m as typeof msg;
   } catch (e) {
     reply(null, { ok: false, kind: 'InvalidArgument', message: `bad job: ${(e as Error).message}` });
     return;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { arch, hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { failedPrecondition, invalidArgument } from '../errors.js';
+import { BerthError, failedPrecondition, internal, invalidArgument } from '../errors.js';
 import { newId } from '../ids.js';
 import { nowNs } from '../time.js';
 import { buildContainerSpec } from '../oci/spec.js';
@@ -238,7 +238,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       } catch (cleanupErr) {
         ctx.log.error('rollback of a failed container was incomplete; the record stays for RemoveContainer', { container_id: id, error: (cleanupErr as Error).message });
       }
-      throw e;
+      throw e instanceof BerthError ? e : internal(`creating container ${id} failed: ${(e as Error).message}`, e);
     }
     ctx.log.info('container created', { container_id: id, pid: rec.pid, prepare_ms: Math.round(prepareMs), shim_ms: Math.round(shimMs), shim: shimTimings });
     deps.events.publish(containerEvent(deps, rec, 'CONTAINER_CREATED_EVENT'));
