@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { BerthError, deadlineExceeded, internal } from '../errors.js';
 import { run } from '../exec.js';
-import { runtimeFailure, type OciRuntimeError, type RuntimeOp } from './errors.js';
+import { OciRuntimeError, runtimeFailure, type RuntimeOp } from './errors.js';
 import { execFiles, updateFile } from './files.js';
 import type { RuntimeHandle } from './handlers.js';
 import type { OciLinuxResources, OciProcess } from '../oci/types.js';
@@ -100,7 +100,7 @@ export class OciRuntime {
     try {
       out = await this.command('state', id, ['state', id]);
     } catch (e) {
-      if ((e as OciRuntimeError).kind === 'NotFound') return undefined;
+      if (e instanceof OciRuntimeError && e.kind === 'NotFound') return undefined;
       throw e;
     }
     const s = JSON.parse(out) as { status?: unknown; pid?: unknown };
@@ -210,6 +210,5 @@ export async function execCaptured(rt: OciRuntime, id: string, bundle: string, p
 
 /** The target of a kill or delete is gone already (or no longer running): nothing to do. */
 function gone(e: unknown): boolean {
-  const kind = (e as OciRuntimeError).kind;
-  return kind === 'NotFound' || kind === 'FailedPrecondition';
+  return e instanceof OciRuntimeError && (e.kind === 'NotFound' || e.kind === 'FailedPrecondition');
 }
