@@ -1,7 +1,7 @@
 // berthd's wiring: store, domain modules, gRPC services on the CRI socket, recovery
 // after a restart, and graceful shutdown. main.ts only parses flags and calls this.
 import * as grpc from '@grpc/grpc-js';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { BerthConfig } from './config.js';
@@ -32,6 +32,7 @@ import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
 import { RuntimeClient } from './runtime/client.js';
+import { detectCgroupLayout } from './cgroups/detect.js';
 import { ShimPool } from './runtime/shim-pool.js';
 import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
@@ -88,6 +89,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     progressIntervalMs: config.image.progress_interval_seconds * 1000,
   });
   const shims = new ShimPool();
+  const runtime = new RuntimeClient(config, { cgroupMode: detectCgroupLayout(await readFile('/proc/self/mountinfo', 'utf8')).mode });
   const containers: ContainerDeps = {
     config,
     log: log.child({ component: 'containers' }),
@@ -96,7 +98,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     sandboxes,
     images,
     events: sandboxes.events,
-    runtime: new RuntimeClient(config),
+    runtime,
     shims,
   };
   sandboxes.containers = podContainers(() => containers);

@@ -17,7 +17,6 @@ import { stopSignal } from '../oci/process.js';
 import { containerCgroupPath, cgroupfsParent } from '../cgroups/paths.js';
 import type { OciImageConfig } from '../oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
-import { handlerProblem } from '../runtime/handlers.js';
 import { conmonArgs, readConmonPid, settleOrphanedCreate } from '../runtime/conmon.js';
 import { containerFiles } from '../runtime/files.js';
 import { ShimDiedError } from '../runtime/shim-pool.js';
@@ -67,7 +66,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
   if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandboxId} is not ready`);
   const runtime = deps.runtime.handler(sb.handler);
   const handler = runtime.handle;
-  const problem = await handlerProblem(handler.path);
+  const problem = await deps.runtime.problem(handler.path);
   if (problem) throw failedPrecondition(`runtime handler ${handler.name} cannot run containers on this host: ${problem}`);
   const image = deps.images.resolve(imageRef);
   const logPath = containerLogPath(sb.config.log_directory, config.log_path);

@@ -49,7 +49,7 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl<RuntimeServ
   return {
     unary: {
       Version: () => version(),
-      Status: (req) => status({ config: svc.config, network: sb.network, cgroups: sb.cgroups }, req),
+      Status: (req) => status({ config: svc.config, runtime: svc.containers.runtime, network: sb.network, cgroups: sb.cgroups }, req),
       RuntimeConfig: () => runtimeConfig(svc.config),
       UpdateRuntimeConfig: (req, ctx) => updateRuntimeConfig(svc.settings, req, ctx.log),
       RunPodSandbox: (req, ctx) => runPodSandbox(sb, req, ctx),

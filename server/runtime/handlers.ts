@@ -1,13 +1,13 @@
 // Runtime handlers as containers use them: the binary and its state root, and whether the
 // handler can run containers on this host. Debian's crun 1.8 refuses hosts with a hybrid
 // cgroup layout ("cgroups in hybrid mode not supported"); such a handler is reported not
-// ready (Status) and CreateContainer for it fails with FAILED_PRECONDITION naming why.
+// ready (Status) and CreateContainer for it fails with FAILED_PRECONDITION naming why. The
+// probe runs once per binary, in the runtime client (client.ts), against the host's cgroup
+// layout detected once at start.
 import { basename, join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { BerthConfig } from '../config.js';
 import { failedPrecondition } from '../errors.js';
-import { run } from '../exec.js';
-import { detectCgroupLayout, type CgroupMode } from '../cgroups/detect.js';
+import type { CgroupMode } from '../cgroups/detect.js';
 
 export interface RuntimeHandle {
   name: string;
@@ -29,20 +29,7 @@ export function handlerCgroupProblem(runtimePath: string, versionText: string, m
   return `crun ${version}: cgroups in hybrid mode not supported (this host mounts cgroup v1 controllers and a cgroup2 hierarchy)`;
 }
 
-let layoutMode: CgroupMode | undefined;
-const problems = new Map<string, Promise<string>>();
-
-/** '' when the handler's binary can run containers here; the reason otherwise (probed once per binary). */
-export function handlerProblem(runtimePath: string): Promise<string> {
-  let p = problems.get(runtimePath);
-  if (!p) {
-    p = (async () => {
-      layoutMode ??= detectCgroupLayout(readFileSync('/proc/self/mountinfo', 'utf8')).mode;
-      if (layoutMode !== 'hybrid' || !basename(runtimePath).includes('crun')) return '';
-      const v = await run(runtimePath, ['--version'], { allowFailure: true, timeoutMs: 5000 }).catch(() => undefined);
-      return handlerCgroupProblem(runtimePath, v?.stdout ?? '', layoutMode);
-    })();
-    problems.set(runtimePath, p);
-  }
-  return p;
+/** Whether a runtime binary's version must be read to judge it under a cgroup layout (pure). */
+export function needsVersionProbe(runtimePath: string, mode: CgroupMode): boolean {
+  return mode === 'hybrid' && basename(runtimePath).includes('crun');
 }

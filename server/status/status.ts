@@ -2,7 +2,7 @@
 // the effective configuration and network state as JSON.
 import { access, constants } from 'node:fs/promises';
 import type { BerthConfig } from '../config.js';
-import { handlerProblem } from '../runtime/handlers.js';
+import type { RuntimeClient } from '../runtime/client.js';
 import type { NetworkSettings } from '../sandbox/deps.js';
 import type { CgroupRoots } from '../sandbox/pod-cgroup.js';
 import type { StatusRequest__Output } from '../../wire/cri/generated/runtime/v1/StatusRequest.js';
@@ -16,7 +16,7 @@ export interface HandlerState {
   reason: string;
 }
 
-export async function handlerStates(config: BerthConfig): Promise<HandlerState[]> {
+export async function handlerStates(config: BerthConfig, runtime: RuntimeClient): Promise<HandlerState[]> {
   return Promise.all(
     Object.entries(config.runtimes).map(async ([name, h]) => {
       try {
@@ -25,7 +25,7 @@ export async function handlerStates(config: BerthConfig): Promise<HandlerState[]
         return { name, path: h.path, ready: false, reason: `${h.path} is not an executable file` };
       }
       try {
-        const problem = await handlerProblem(h.path);
+        const problem = await runtime.problem(h.path);
         return { name, path: h.path, ready: problem === '', reason: problem };
       } catch (e) {
         return { name, path: h.path, ready: false, reason: `cannot probe ${h.path}: ${(e as Error).message}` };
@@ -36,12 +36,13 @@ export async function handlerStates(config: BerthConfig): Promise<HandlerState[]
 
 export interface StatusDeps {
   config: BerthConfig;
+  runtime: RuntimeClient;
   network: NetworkSettings;
   cgroups: CgroupRoots;
 }
 
 export async function status(deps: StatusDeps, req: StatusRequest__Output): Promise<StatusResponse> {
-  const [handlers, net] = await Promise.all([handlerStates(deps.config), deps.network.lookup()]);
+  const [handlers, net] = await Promise.all([handlerStates(deps.config, deps.runtime), deps.network.lookup()]);
   const def = handlers.find((h) => h.name === deps.config.default_runtime)!;
   const runtimeReady: RuntimeCondition = def.ready
     ? { type: 'RuntimeReady', status: true, reason: '', message: '' }

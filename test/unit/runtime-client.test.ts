@@ -48,7 +48,7 @@ async function setup(): Promise<Ctx> {
   await chmod(bin, 0o755);
   const log = join(dir, 'calls.log');
   process.env.FAKE_LOG = log;
-  const client = new RuntimeClient({ runtimes: { fake: { path: bin, root: '' } }, state: join(dir, 'state') });
+  const client = new RuntimeClient({ runtimes: { fake: { path: bin, root: '' } }, state: join(dir, 'state') }, { cgroupMode: 'v2' });
   return { dir, log, rt: client.handler('fake') };
 }
 
@@ -129,9 +129,28 @@ test.serial('an exec past its timeout is killed through its pid file: DEADLINE_E
 });
 
 test('an unknown handler is FAILED_PRECONDITION; a recorded container keeps its own binary and root', (t) => {
-  const client = new RuntimeClient({ runtimes: { runc: { path: '/usr/sbin/runc', root: '/run/x/runc' } }, state: '/run/x' });
+  const client = new RuntimeClient({ runtimes: { runc: { path: '/usr/sbin/runc', root: '/run/x/runc' } }, state: '/run/x' }, { cgroupMode: 'hybrid' });
   t.throws(() => client.handler('kata'), { instanceOf: BerthError, message: /"kata" is not configured/ });
   const rt = client.forContainer({ handler: 'runc', runtimePath: '/opt/old/runc', runtimeRoot: '/run/old/runc' });
   t.deepEqual(rt.handle, { name: 'runc', path: '/opt/old/runc', root: '/run/old/runc' });
   t.is(rt.name, 'runc');
+});
+
+test.serial('a handler is probed once per binary against the host cgroup layout: crun refuses a hybrid host', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-unit-runtime-'));
+  try {
+    const crun = join(dir, 'crun');
+    const log = join(dir, 'probes.log');
+    await writeFile(crun, `#!/bin/sh\necho probe >> ${log}\necho "crun version 1.8.1"\necho "commit: x"\n`);
+    await chmod(crun, 0o755);
+    const runtimes = { crun: { path: crun, root: '' } };
+    const hybrid = new RuntimeClient({ runtimes, state: dir }, { cgroupMode: 'hybrid' });
+    t.regex(await hybrid.problem(crun), /^crun 1\.8\.1: cgroups in hybrid mode not supported/);
+    t.regex(await hybrid.problem(crun), /hybrid/);
+    t.is((await readFile(log, 'utf8')).trim().split('\n').length, 1, 'probed once');
+    t.is(await hybrid.problem('/usr/sbin/runc'), '', 'runc runs on hybrid hosts (not probed)');
+    t.is(await new RuntimeClient({ runtimes, state: dir }, { cgroupMode: 'v2' }).problem(crun), '');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
