@@ -6,7 +6,9 @@
 //   console (runc/crun in the foreground do that, and follow its size on SIGWINCH), so
 //   berthd runs it on a pseudo-terminal (node-pty; Node has no pty of its own) and
 //   resizes that terminal when the client's changes. CRI-O does the same.
-// The exec'd process is killed when the client goes away.
+// The exec'd process is killed when the client goes away. The command line, process file,
+// pid file and kill-by-pid-file are the runtime client's (server/runtime/oci-runtime.ts),
+// the same machinery ExecSync runs.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
