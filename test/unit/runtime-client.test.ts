@@ -21,7 +21,8 @@ cmd="$1"; shift
 err() { echo "time=\\"2026-12-03T10:06:55Z\\" level=error msg=\\"$1\\"" >&2; exit \${2:-1}; }
 case "$cmd" in
   state) [ "$1" = gone ] && err "container does not exist"; echo '{"ociVersion":"1.0.2","id":"'"$1"'","pid":4242,"status":"running"}' ;;
-  start|update) [ "$1" = gone ] && err "container does not exist"; [ "$cmd" = update ] && cat > "$FAKE_LOG.update"; exit 0 ;;
+  start) [ "$1" = gone ] && err "container does not exist"; exit 0 ;;
+  update) [ "$3" = gone ] && err "container does not exist"; cp "$2" "$FAKE_LOG.update"; exit 0 ;;
   kill) [ "$1" = gone ] && err "container does not exist"; [ "$1" = stopped ] && err "container not running"; [ "$2" = BOGUS ] && err "unknown signal \\\\\\"BOGUS\\\\\\""; exit 0 ;;
   delete) exit 0 ;;
   exec)
@@ -62,12 +63,18 @@ test.serial('commands carry --root=<root> once, in one spelling; state, start, u
     t.is(c.rt.handle.root, join(c.dir, 'state', 'fake'), "an empty root is <state>/<handler>");
     t.deepEqual(await c.rt.state('c1'), { status: 'running', pid: 4242 });
     await c.rt.start('c1');
-    await c.rt.update('c1', { memory: { limit: 1 << 20 } });
-    t.deepEqual(JSON.parse(await readFile(`${c.log}.update`, 'utf8')), { memory: { limit: 1 << 20 } });
+    const bundle = join(c.dir, 'bundle');
+    await mkdir(bundle);
+    await c.rt.update('c1', bundle, { memory: { limit: 1 << 20 } });
+    t.deepEqual(JSON.parse(await readFile(`${c.log}.update`, 'utf8')), { memory: { limit: 1 << 20 } }, 'the resources went in a file');
+    t.deepEqual(await readdir(bundle), [], 'the resources file is removed');
     await c.rt.kill('c1', 'SIGTERM');
     await c.rt.delete('c1');
     const root = `--root=${c.rt.handle.root}`;
-    t.deepEqual(await calls(c), [`${root} state c1`, `${root} start c1`, `${root} update --resources - c1`, `${root} kill c1 SIGTERM`, `${root} delete --force c1`]);
+    const log = await calls(c);
+    t.regex(log[2]!, new RegExp(`^${root} update --resources ${bundle}/update-[0-9a-f]{12}\\.json c1$`));
+    log[2] = 'update';
+    t.deepEqual(log, [`${root} state c1`, `${root} start c1`, 'update', `${root} kill c1 SIGTERM`, `${root} delete --force c1`]);
   } finally {
     await rm(c.dir, { recursive: true, force: true });
   }
