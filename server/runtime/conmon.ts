@@ -21,6 +21,8 @@ export interface ConmonCommand {
   stdinOnce: boolean;
   tty: boolean;
   logLevel?: string;
+  /** The OCI runtime drives cgroups through systemd (berthd's systemd cgroup driver). */
+  systemdCgroup?: boolean;
 }
 
 /** conmon's argument vector (pure). */
@@ -45,6 +47,8 @@ export function conmonArgs(c: ConmonCommand): string[] {
   if (c.stdin && !c.stdinOnce) args.push('--leave-stdin-open');
   if (c.tty) args.push('-t');
   if (c.logLevel) args.push('--log-level', c.logLevel);
+  // -s: conmon passes --systemd-cgroup to `runtime create` (cgroupsPath slice:prefix:name).
+  if (c.systemdCgroup) args.push('--systemd-cgroup');
   return args;
 }
 
