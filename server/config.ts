@@ -52,7 +52,11 @@ export interface BerthConfig {
   log_level: 'error' | 'warn' | 'info' | 'debug';
   /** Roots a pod's log_directory must lie inside (kubelet's podLogsDir, temp dirs for tests). */
   pod_log_roots: string[];
-  cgroup_driver: 'cgroupfs' | 'systemd';
+  /**
+   * "auto" (systemd where systemd is PID 1 on a v2 or hybrid host, cgroupfs elsewhere),
+   * "cgroupfs" or "systemd"; resolved once at start (server/cgroups/config.ts).
+   */
+  cgroup_driver: 'auto' | 'cgroupfs' | 'systemd';
   /** Handler used when a pod names none. */
   default_runtime: string;
   runtimes: Record<string, RuntimeHandlerConfig>;
@@ -74,7 +78,7 @@ export function defaultConfig(): BerthConfig {
     state: '/run/berth',
     log_level: 'info',
     pod_log_roots: ['/var/log/pods'],
-    cgroup_driver: 'cgroupfs',
+    cgroup_driver: 'auto',
     default_runtime: 'runc',
     runtimes: {
       runc: { path: '/usr/sbin/runc', root: '' },
@@ -137,8 +141,7 @@ export function validateConfig(c: BerthConfig): BerthConfig {
     if (!isAbsolute(p)) throw invalidArgument(`config: ${key} must be an absolute path, got "${p}"`);
   }
   if (!['error', 'warn', 'info', 'debug'].includes(c.log_level)) throw invalidArgument(`config: log_level must be error, warn, info or debug`);
-  if (!['cgroupfs', 'systemd'].includes(c.cgroup_driver)) throw invalidArgument(`config: cgroup_driver must be cgroupfs or systemd`);
-  if (c.cgroup_driver === 'systemd') throw invalidArgument('config: cgroup_driver "systemd" is not supported yet; use "cgroupfs"');
+  if (!['auto', 'cgroupfs', 'systemd'].includes(c.cgroup_driver)) throw invalidArgument(`config: cgroup_driver must be auto, cgroupfs or systemd`);
   if (!Array.isArray(c.pod_log_roots) || c.pod_log_roots.length === 0) throw invalidArgument('config: pod_log_roots must list at least one directory');
   c.pod_log_roots = c.pod_log_roots.map((r) => {
     if (typeof r !== 'string' || !isAbsolute(r)) throw invalidArgument(`config: pod_log_roots entries must be absolute paths, got "${String(r)}"`);
@@ -252,6 +255,11 @@ export function loadConfig(argv: readonly string[]): { config: BerthConfig; flag
   return { config: cfg, flags, file };
 }
 
-export function printConfig(c: BerthConfig): string {
-  return stringifyToml(c as unknown as Record<string, unknown>) + '\n';
+/**
+ * The configuration as TOML. `effective` notes what "auto" settings resolved to on this host
+ * (as comments, so the output still parses back to the same configuration).
+ */
+export function printConfig(c: BerthConfig, effective: { cgroupDriver?: string; why?: string } = {}): string {
+  const notes = effective.cgroupDriver ? `# effective cgroup_driver: ${effective.cgroupDriver}${effective.why ? ` (${effective.why})` : ''}\n` : '';
+  return notes + stringifyToml(c as unknown as Record<string, unknown>) + '\n';
 }

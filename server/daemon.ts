@@ -1,7 +1,7 @@
 // berthd's wiring: store, domain modules, gRPC services on the CRI socket, recovery
 // after a restart, and graceful shutdown. main.ts only parses flags and calls this.
 import * as grpc from '@grpc/grpc-js';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { BerthConfig } from './config.js';
@@ -12,7 +12,9 @@ import { PodSandboxStore } from './sandbox/store.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { EventBus } from './events.js';
 import { lookupNetworkConfig } from './network/conflist.js';
-import { hostCgroupRoots, CreatedCgroups } from './sandbox/pod-cgroup.js';
+import { detectCgroupHost } from './cgroups/detect.js';
+import { createCgroups } from './cgroups/manager.js';
+import { createStatsSampler } from './container/stats.js';
 import { noContainers, type SandboxDeps } from './sandbox/deps.js';
 import { recoverSandboxes } from './sandbox/recover.js';
 import { loadCri } from '../wire/cri/proto.js';
@@ -32,7 +34,6 @@ import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
 import { RuntimeClient } from './runtime/client.js';
-import { detectCgroupLayout } from './cgroups/detect.js';
 import { ShimPool } from './runtime/shim-pool.js';
 import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
@@ -62,8 +63,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   await mkdir(config.state, { recursive: true, mode: 0o711 });
   await prepareSocketPath(config.socket);
 
+  // The host's cgroup layout and whether systemd runs it: detected once, here, and handed down.
+  const cgroupHost = await detectCgroupHost();
   const db = openDatabase(join(config.root, 'meta.db'));
   const settings = new SettingsStore(db);
+  const cgroups = createCgroups(cgroupHost, { setting: config.cgroup_driver, settings });
+  log.info('cgroups', { driver: cgroups.driver, configured: config.cgroup_driver, mode: cgroups.layout.mode, systemd: cgroupHost.systemd });
   const sandboxes: SandboxDeps = {
     config,
     store: new PodSandboxStore(db),
@@ -73,8 +78,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
       podCidr: () => settings.get(POD_CIDR_KEY) ?? '',
       lookup: () => lookupNetworkConfig(config.cni.conf_dir, config.cni.bin_dirs),
     },
-    cgroups: hostCgroupRoots(),
-    createdCgroups: new CreatedCgroups(settings),
+    cgroups,
     // Filled in below, once the container deps (which need the image manager) exist.
     containers: noContainers,
     log,
@@ -89,7 +93,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     progressIntervalMs: config.image.progress_interval_seconds * 1000,
   });
   const shims = new ShimPool();
-  const runtime = new RuntimeClient(config, { cgroupMode: detectCgroupLayout(await readFile('/proc/self/mountinfo', 'utf8')).mode });
+  const runtime = new RuntimeClient(config, { cgroupMode: cgroups.layout.mode });
   const containers: ContainerDeps = {
     config,
     log: log.child({ component: 'containers' }),
@@ -100,6 +104,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     events: sandboxes.events,
     runtime,
     shims,
+    stats: createStatsSampler(cgroups),
   };
   sandboxes.containers = podContainers(() => containers);
   const streaming = await StreamingServer.start(

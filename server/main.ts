@@ -7,6 +7,8 @@
 import { loadConfig, printConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
 import { startDaemon } from './daemon.js';
+import { detectCgroupHost } from './cgroups/detect.js';
+import { resolveCgroupDriver } from './cgroups/config.js';
 import { BerthError } from './errors.js';
 import { BERTHD_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
 import { createNotifier, type NotifyFields } from './sd-notify.js';
@@ -19,7 +21,9 @@ async function main(): Promise<number> {
   }
   const { config, flags, file } = loadConfig(argv);
   if (flags.printConfig) {
-    process.stdout.write(printConfig(config));
+    const host = await detectCgroupHost();
+    const driver = resolveCgroupDriver(config.cgroup_driver, host);
+    process.stdout.write(printConfig(config, { cgroupDriver: driver, why: `cgroup ${host.layout.mode}, systemd ${host.systemd ? 'is' : 'is not'} PID 1` }));
     return 0;
   }
   const log = createLogger(config.log_level);

@@ -2,6 +2,8 @@
 // cgmgr): a hierarchy-neutral resource object, the file writes a hierarchy turns it into,
 // the stats read back, and the manager that owns one cgroup.
 
+import type { Pressure, PsiResource } from './v2/psi.js';
+
 export type CgroupVersion = 1 | 2;
 
 /**
@@ -142,6 +144,8 @@ export interface CgroupManager {
   /** Processes in the cgroup itself (not its children). */
   pids(): Promise<number[]>;
   stats(): Promise<CgroupStats>;
+  /** Pressure stall information (v2 only; undefined on v1 or when PSI is off). */
+  pressure(resource: PsiResource): Promise<Pressure | undefined>;
   /** Remove the cgroup; idempotent; fails while processes remain. */
   destroy(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // - hybrid: v1 controller hierarchies plus a cgroup2 mount (e.g. /sys/fs/cgroup/unified),
 //   as on our Debian 12 test hosts, where the cgroup2 mount holds hugetlb;
 // - v1: v1 controller hierarchies only.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition } from '../errors.js';
 import { parseMountInfo } from '../../hostutil/mountinfo.js';
@@ -18,6 +18,8 @@ export interface CgroupLayout {
   unified?: string;
   /** Controllers available in the cgroup2 hierarchy (its root cgroup.controllers), when read. */
   unifiedControllers?: string[];
+  /** v1 and hybrid hosts: the mount point of systemd's own named hierarchy (name=systemd), when mounted. */
+  systemdHierarchy?: string;
 }
 
 /** v1 controllers berth knows; other super options of a cgroup mount (rw, name=…, xattr) are not controllers. */
@@ -46,11 +48,13 @@ export function detectCgroupLayout(mountinfoText: string, cgroupRoot = '/sys/fs/
   const v1: Record<string, string> = {};
   let unified: string | undefined;
   let unifiedAtRoot = false;
+  let systemdHierarchy: string | undefined;
   for (const m of parseMountInfo(mountinfoText)) {
     if (m.fsType === 'cgroup2') {
       if (m.mountPoint === cgroupRoot) unifiedAtRoot = true;
       if (unified === undefined || m.mountPoint === cgroupRoot) unified = m.mountPoint;
     } else if (m.fsType === 'cgroup') {
+      if (m.superOptions.includes('name=systemd') && systemdHierarchy === undefined) systemdHierarchy = m.mountPoint;
       for (const opt of m.superOptions) {
         // The first mount of a controller wins; later ones are usually bind mounts of it.
         if (V1_CONTROLLERS.has(opt) && v1[opt] === undefined) v1[opt] = m.mountPoint;
@@ -59,7 +63,8 @@ export function detectCgroupLayout(mountinfoText: string, cgroupRoot = '/sys/fs/
   }
   const hasV1 = Object.keys(v1).length > 0;
   if (unifiedAtRoot && !hasV1) return { mode: 'v2', v1: {}, unified: cgroupRoot };
-  if (hasV1) return unified === undefined ? { mode: 'v1', v1 } : { mode: 'hybrid', v1, unified };
+  const named = systemdHierarchy === undefined ? {} : { systemdHierarchy };
+  if (hasV1) return unified === undefined ? { mode: 'v1', v1, ...named } : { mode: 'hybrid', v1, unified, ...named };
   if (unified !== undefined) return { mode: 'v2', v1: {}, unified };
   throw failedPrecondition('no cgroup filesystem is mounted');
 }
@@ -67,6 +72,11 @@ export function detectCgroupLayout(mountinfoText: string, cgroupRoot = '/sys/fs/
 /** The host's layout, with the cgroup2 hierarchy's available controllers filled in. */
 export async function readCgroupLayout(procRoot = '/proc'): Promise<CgroupLayout> {
   const layout = detectCgroupLayout(await readFile(join(procRoot, 'self/mountinfo'), 'utf8'));
+  await fillUnifiedControllers(layout);
+  return layout;
+}
+
+async function fillUnifiedControllers(layout: CgroupLayout): Promise<void> {
   if (layout.unified !== undefined) {
     try {
       const text = await readFile(join(layout.unified, 'cgroup.controllers'), 'utf8');
@@ -75,5 +85,29 @@ export async function readCgroupLayout(procRoot = '/proc'): Promise<CgroupLayout
       layout.unifiedControllers = [];
     }
   }
-  return layout;
+}
+
+/** What berthd learns about the host's cgroups once, at start, and hands to everything that needs it. */
+export interface CgroupHost {
+  layout: CgroupLayout;
+  /** systemd is PID 1 (sd_booted(3): /run/systemd/system exists), so it owns the cgroup tree. */
+  systemd: boolean;
+}
+
+export interface DetectOptions {
+  procRoot?: string;
+  /** sd_booted's marker directory. */
+  systemdRunDir?: string;
+}
+
+/** Reads the layout and whether systemd runs the host (async: it runs in berthd's start-up). */
+export async function detectCgroupHost(opts: DetectOptions = {}): Promise<CgroupHost> {
+  const layout = await readCgroupLayout(opts.procRoot ?? '/proc');
+  let systemd = false;
+  try {
+    systemd = (await stat(opts.systemdRunDir ?? '/run/systemd/system')).isDirectory();
+  } catch {
+    systemd = false;
+  }
+  return { layout, systemd };
 }

@@ -1,22 +1,149 @@
-// Picks the manager for the host's layout: callers hold a CgroupManager and never ask which
-// hierarchy is underneath.
-import { failedPrecondition } from '../errors.js';
-import type { CgroupManager } from './common.js';
-import type { CgroupLayout } from './detect.js';
-import { createV1Manager } from './v1/manager.js';
-import { createV2Manager } from './v2/manager.js';
+// THE cgroup manager of berthd: one object, created once in daemon.ts from the host
+// detected at start, handed to everything that touches a cgroup. It pairs a driver (who owns
+// the tree: cgroupfs.ts or systemd.ts) with the host's hierarchy (v1/hybrid or v2:
+// hierarchy.ts over v1/ and v2/), converts CRI resources in one place (convert.ts) and reads
+// stats in one place (stats.ts). Nothing else in berthd builds a cgroup path.
+import { failedPrecondition, invalidArgument } from '../errors.js';
+import type { CgroupManager, CgroupResources, CgroupStats } from './common.js';
+import { resolveCgroupDriver, type CgroupDriverName, type CgroupDriverSetting } from './config.js';
+import { cgroupfsDriver, CreatedCgroups, type SettingsLike } from './cgroupfs.js';
+import { fromCriResources, toOciResources, type CriResources } from './convert.js';
+import type { CgroupHost, CgroupLayout } from './detect.js';
+import type { CgroupDriver, ContainerCgroup, PodCgroup } from './driver.js';
+import { createCgroupManager } from './hierarchy.js';
+import { readProcessCgroup } from './proc.js';
+import { systemdDriver } from './systemd.js';
+import { systemdClient, type CommandRunner } from './systemd-client.js';
+import type { OciLinuxResources } from '../oci/types.js';
+import type { Pressure, PsiResource } from './v2/psi.js';
 
-export function createCgroupManager(layout: CgroupLayout, path: string, opts: { makeDir?: (dir: string) => Promise<void>; removeDir?: (dir: string) => Promise<void> } = {}): CgroupManager {
-  if (layout.mode === 'v2') {
-    if (layout.unified === undefined) throw failedPrecondition('cgroup v2 layout without a cgroup2 mount');
-    return createV2Manager({ root: layout.unified, path, ...opts });
+/** A container as the manager needs to see it. */
+export interface ContainerCgroupRef {
+  /** The OCI cgroupsPath it was created with. */
+  cgroupsPath: string;
+  /** Its init process (0 = not known / not running). */
+  pid: number;
+}
+
+export interface Cgroups {
+  readonly host: CgroupHost;
+  readonly layout: CgroupLayout;
+  readonly version: 1 | 2;
+  readonly driver: CgroupDriverName;
+  /** A pod's cgroup_parent in the driver's form (INVALID_ARGUMENT naming the fix otherwise). */
+  parsePodParent(parent: string): string;
+  createPod(parent: string): Promise<PodCgroup>;
+  removePod(pc: PodCgroup): Promise<void>;
+  /** The cgroupsPath of a new container and what berth must clean up after it. */
+  containerCgroup(pod: PodCgroup | undefined, id: string): Promise<ContainerCgroup>;
+  removeContainerParents(created: readonly string[]): Promise<void>;
+  /** conmon flag: the OCI runtime drives cgroups through systemd. */
+  readonly runtimeSystemd: boolean;
+  placeMonitor(pid: number, containerId: string, pod: PodCgroup | undefined): Promise<void>;
+  /**
+   * Where the container's process actually is, from /proc/<pid>/cgroup (crun: one level below
+   * its scope); the cgroup the runtime was asked for when the process is gone.
+   */
+  containerPath(c: ContainerCgroupRef): Promise<string>;
+  /** One cgroup on the host's hierarchy (a path below the root). */
+  open(path: string): CgroupManager;
+  /** Stats of a cgroup; undefined when it does not exist (any more). */
+  stats(path: string): Promise<CgroupStats | undefined>;
+  pressure(path: string, resource: PsiResource): Promise<Pressure | undefined>;
+  /** CRI resources → the OCI spec's linux.resources, refusing what this host cannot apply. */
+  ociResources(res: CriResources | null, opts: { pidsLimit?: number }): Omit<OciLinuxResources, 'devices'>;
+  /**
+   * Live update: `runtimeUpdate` (runc/crun update, which also keeps a systemd scope's
+   * properties in step) applies what the runtime knows; what it does not (hugepage limits)
+   * is written to the container's actual cgroup.
+   */
+  updateContainer(c: ContainerCgroupRef, res: CriResources, runtimeUpdate: (r: Omit<OciLinuxResources, 'devices'>) => Promise<void>): Promise<void>;
+  /** For Status (verbose) and logs. */
+  describe(): Record<string, unknown>;
+}
+
+export interface CgroupsOptions {
+  setting: CgroupDriverSetting;
+  /** The settings table: shared parents berth created (cgroupfs dirs, systemd slices). */
+  settings: SettingsLike;
+  /** Runs systemctl/busctl (systemd driver); injected by tests. */
+  runner?: CommandRunner;
+  procRoot?: string;
+}
+
+export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
+  const layout = host.layout;
+  const driverName = resolveCgroupDriver(opts.setting, host);
+  const driver: CgroupDriver =
+    driverName === 'systemd'
+      ? systemdDriver({ layout, client: systemdClient(opts.runner), shared: new CreatedCgroups(opts.settings, 'pod_slices'), ...(opts.procRoot ? { procRoot: opts.procRoot } : {}) })
+      : cgroupfsDriver(layout, new CreatedCgroups(opts.settings));
+  const version = layout.mode === 'v2' ? 2 : 1;
+  const open = (path: string) => createCgroupManager(layout, path);
+
+  async function stats(path: string): Promise<CgroupStats | undefined> {
+    try {
+      return await open(path).stats();
+    } catch {
+      return undefined; // gone (container exited and removed) or not created
+    }
   }
-  return createV1Manager({
-    mounts: layout.v1,
-    path,
-    ...(layout.mode === 'hybrid' && layout.unified !== undefined
-      ? { unified: { root: layout.unified, controllers: layout.unifiedControllers ?? [] } }
-      : {}),
-    ...opts,
-  });
+
+  async function containerPath(c: ContainerCgroupRef): Promise<string> {
+    const actual = c.pid > 0 ? await readProcessCgroup(c.pid, layout, opts.procRoot) : undefined;
+    return actual ?? driver.pathOf(c.cgroupsPath);
+  }
+
+  function convert(res: CriResources | null, pidsLimit?: number): CgroupResources {
+    const r = fromCriResources(res, pidsLimit === undefined ? {} : { pidsLimit });
+    if (version === 1 && r.unified && Object.keys(r.unified).length > 0) {
+      throw invalidArgument(`the unified cgroup map (${Object.keys(r.unified).join(', ')}) needs cgroup v2; this host uses cgroup v1`);
+    }
+    return r;
+  }
+
+  return {
+    host,
+    layout,
+    version,
+    driver: driverName,
+    runtimeSystemd: driver.runtimeSystemd,
+    parsePodParent: (p) => driver.parsePodParent(p),
+    createPod: (p) => driver.createPod(p),
+    removePod: (pc) => driver.removePod(pc),
+    containerCgroup: (pod, id) => driver.containerCgroup(pod, id),
+    removeContainerParents: (created) => driver.removeContainerParents(created),
+    placeMonitor: (pid, id, pod) => driver.placeMonitor(pid, id, pod),
+
+    containerPath,
+
+    open,
+    stats,
+    pressure: async (path, resource) => {
+      try {
+        return await open(path).pressure(resource);
+      } catch {
+        return undefined;
+      }
+    },
+
+    ociResources(res, o) {
+      const { devices: _devices, ...rest } = toOciResources(convert(res, o.pidsLimit), []);
+      return rest;
+    },
+
+    async updateContainer(c, res, runtimeUpdate) {
+      const r = convert(res);
+      const { devices: _devices, hugepageLimits, ...viaRuntime } = toOciResources(r, []);
+      await runtimeUpdate(viaRuntime);
+      if (hugepageLimits && hugepageLimits.length > 0) {
+        if (c.pid <= 0) throw failedPrecondition('the container has no process whose cgroup could take hugepage limits');
+        await open(await containerPath(c)).apply({ hugepageLimits: r.hugepageLimits ?? [] });
+      }
+    },
+
+    describe() {
+      return { driver: driverName, systemd: host.systemd, ...layout };
+    },
+  };
 }

@@ -48,9 +48,45 @@ export function containerCgroupPath(parent: string, id: string): string {
   return posix.join(cgroupfsParent(parent), id);
 }
 
+const PARENT_CHARS = /^[a-zA-Z0-9_.:@\/-]+$/;
+
 /**
- * For the systemd driver (later step): the "slice:prefix:name" form runc takes as
- * cgroupsPath, and the directory systemd will create for it.
+ * A pod's cgroup_parent under the cgroupfs driver: an absolute cgroupfs path, or a systemd
+ * slice name (kubepods-besteffort-pod1.slice) expanded to its nested path as runc does.
+ */
+export function cgroupfsPodParent(parent: string): string {
+  if (!PARENT_CHARS.test(parent)) throw invalidArgument(`cgroup_parent "${parent}" contains characters that are not allowed`);
+  if (!isSliceName(parent) && !parent.startsWith('/')) throw invalidArgument(`cgroup_parent "${parent}" must be an absolute cgroup path or a systemd slice name`);
+  const norm = cgroupfsParent(parent);
+  if (norm === '/') throw invalidArgument('cgroup_parent must not be the root cgroup');
+  return norm;
+}
+
+/**
+ * A pod's cgroup_parent under the systemd driver: a slice name, as kubelet sends it with
+ * that driver. A path names no unit systemd could manage, so it is refused, saying how to fix it.
+ */
+export function systemdPodParent(parent: string): string {
+  if (!PARENT_CHARS.test(parent)) throw invalidArgument(`cgroup_parent "${parent}" contains characters that are not allowed`);
+  if (!isSliceName(parent)) {
+    throw invalidArgument(
+      `cgroup_parent "${parent}" is a cgroupfs path, but berthd uses the systemd cgroup driver: send a slice name such as "kubepods-besteffort-pod<uid>.slice" (kubelet's cgroupDriver: systemd), or run berthd with cgroup_driver = "cgroupfs"`,
+    );
+  }
+  if (parent === '-.slice') throw invalidArgument('cgroup_parent must not be the root slice');
+  expandSlice(parent); // validates the name
+  return parent;
+}
+
+/** A systemd unit name berth builds from its own ids: letters, digits, "-", "_", "." only. */
+export function unitName(prefix: string, id: string, suffix: '.scope' | '.slice'): string {
+  if (!/^[a-zA-Z0-9_.-]+$/.test(id) || !/^[a-zA-Z0-9_-]+$/.test(prefix)) throw invalidArgument(`invalid unit name part ${JSON.stringify(prefix)}/${JSON.stringify(id)}`);
+  return `${prefix}-${id}${suffix}`;
+}
+
+/**
+ * For the systemd driver: the "slice:prefix:name" form runc and crun take as cgroupsPath,
+ * and the directory systemd will create for it (crun then puts the process one level down).
  */
 export function systemdCgroup(parentSlice: string, prefix: string, id: string): { cgroupsPath: string; fsPath: string } {
   const slice = parentSlice === '' ? 'system.slice' : parentSlice;

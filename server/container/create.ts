@@ -2,7 +2,7 @@
 // read the image's users → OCI spec (pure, server/oci/spec.ts) → berth-shim mounts the
 // overlay rootfs, writes the bundle and starts conmon, which runs `runtime create` →
 // CONTAINER_CREATED. Any failure rolls back everything and forgets the record.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { arch, hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
@@ -14,7 +14,6 @@ import { realHostPath, propagationLookup } from '../oci/host.js';
 import { seccompChoice } from '../oci/seccomp.js';
 import { readHostDevice, readHostDevices } from '../oci/devices.js';
 import { stopSignal } from '../oci/process.js';
-import { containerCgroupPath, cgroupfsParent } from '../cgroups/paths.js';
 import type { OciImageConfig } from '../oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
 import { conmonArgs, readConmonPid, settleOrphanedCreate } from '../runtime/conmon.js';
@@ -23,7 +22,7 @@ import { ShimDiedError } from '../runtime/shim-pool.js';
 import { readLayeredUserFiles } from './user-files.js';
 import { cleanupContainer } from './remove.js';
 import { containerEvent } from './status.js';
-import { BERTH_CGROUP_PARENT, containerPaths, hostFacts, type ContainerDeps } from './deps.js';
+import { containerPaths, hostFacts, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { CreateContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../../wire/cri/generated/runtime/v1/CreateContainerResponse.js';
@@ -37,20 +36,6 @@ export function containerLogPath(logDirectory: string, logPath: string): string 
   const full = resolvePath(dir, logPath);
   if (!full.startsWith(`${dir}/`)) throw invalidArgument(`log_path ${JSON.stringify(logPath)} escapes the pod's log_directory`);
   return full;
-}
-
-/** Cgroup directories (in every hierarchy) of `path` and its ancestors that do not exist yet, deepest last. */
-function missingCgroupDirs(mounts: readonly string[], path: string): string[] {
-  const parts = path.split('/').filter(Boolean);
-  const out: string[] = [];
-  for (let i = 1; i <= parts.length; i++) {
-    const rel = parts.slice(0, i).join('/');
-    for (const m of mounts) {
-      const dir = join(m, rel);
-      if (!existsSync(dir)) out.push(dir);
-    }
-  }
-  return out;
 }
 
 export async function createContainer(deps: ContainerDeps, req: CreateContainerRequest__Output, ctx: CallContext): Promise<CreateContainerResponse> {
@@ -74,8 +59,10 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
   const id = newId();
   const paths = containerPaths(deps.config, id);
   const facts = hostFacts();
-  const parent = sb.runtime.cgroup?.path || sb.config.linux?.cgroup_parent || BERTH_CGROUP_PARENT;
-  const cgroupsPath = containerCgroupPath(parent, id);
+  // The cgroup manager places the container (under the pod's cgroup or slice, or berth's default).
+  const cgroups = deps.sandboxes.cgroups;
+  const placement = await cgroups.containerCgroup(sb.runtime.cgroup, id);
+  const cgroupsPath = placement.cgroupsPath;
   const imageConfig = (image.config.config ?? {}) as OciImageConfig;
   const rec: ContainerRecord = {
     id,
@@ -103,7 +90,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     cgroupCreated: [
       ...new Set([
         ...deps.store.ofSandbox(sandboxId).flatMap((c) => deps.store.peek(c)?.cgroupCreated ?? []),
-        ...missingCgroupDirs(facts.cgroupMounts, cgroupfsParent(parent)),
+        ...placement.created,
       ]),
     ].sort((a, b) => a.split('/').length - b.split('/').length),
     pid: 0,
@@ -153,7 +140,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
         host: {
           rootfsPath: paths.rootfs,
           cgroupsPath,
-          cgroupVersion: facts.cgroupVersion,
+          cgroupVersion: cgroups.version,
           namespaces: {
             ...(ns.net ? { network: ns.net } : {}),
             ...(ns.ipc ? { ipc: ns.ipc } : {}),
@@ -212,6 +199,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
             stdin: config.stdin,
             stdinOnce: config.stdin_once,
             tty: config.tty,
+            ...(cgroups.runtimeSystemd ? { systemdCgroup: true } : {}),
           }),
           pidFile: files.conmonPidFile,
         },
@@ -223,6 +211,8 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       shimTimings = started.timings;
       rec.pid = started.pid;
       rec.conmonPid = started.conmonPid;
+      // systemd driver: conmon into a scope of its own, out of berthd's unit (cgroupfs: nothing to do).
+      await cgroups.placeMonitor(started.conmonPid, id, sb.runtime.cgroup);
       rec.creating = false;
       deps.store.update(rec);
     } catch (e) {

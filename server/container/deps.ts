@@ -1,6 +1,6 @@
 // What the container RPCs share: configuration, the container store and locks, the pod
-// sandboxes they live in, images (layer leases), the event bus, and facts about the host
-// read once.
+// sandboxes they live in (and through them the cgroup manager), images (layer leases), the
+// event bus, and facts about the host read once.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -17,29 +17,22 @@ import type { ShimPool } from '../runtime/shim-pool.js';
 import { conmonFiles } from '../runtime/files.js';
 import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
 import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
-import { hostCgroupRoots } from '../sandbox/pod-cgroup.js';
-import { parseMountInfo } from '../../hostutil/mountinfo.js';
+import type { StatsSampler } from './stats.js';
 
 export interface HostFacts {
   minOomScoreAdj: number;
   capabilities: string[];
-  cgroupVersion: 1 | 2;
   kernel?: readonly [number, number];
-  /** Every cgroup hierarchy mount point (v1 controllers, named ones such as systemd, cgroup2). */
-  cgroupMounts: string[];
 }
 
 let facts: HostFacts | undefined;
 export function hostFacts(): HostFacts {
   if (!facts) {
-    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
     const kernel = parseKernelRelease(release());
     facts = {
       minOomScoreAdj: readMinOomScoreAdj(),
       capabilities: effectiveCapabilitiesFromStatus(readFileSync('/proc/self/status', 'utf8')),
-      cgroupVersion: hostCgroupRoots().version,
       ...(kernel ? { kernel } : {}),
-      cgroupMounts: [...new Set(parseMountInfo(mountinfo).filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2').map((m) => m.mountPoint))],
     };
   }
   return facts;
@@ -57,10 +50,9 @@ export interface ContainerDeps {
   runtime: RuntimeClient;
   /** berth-shims that run creates. */
   shims: ShimPool;
+  /** CPU-rate and writable-layer samples behind the stats RPCs. */
+  stats: StatsSampler;
 }
-
-/** Cgroup parent for pods without one: berth's own, removed again when empty. */
-export const BERTH_CGROUP_PARENT = '/berth';
 
 export function containerPaths(config: BerthConfig, id: string): ContainerPaths {
   const dir = join(config.root, 'containers', id);

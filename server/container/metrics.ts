@@ -3,7 +3,7 @@
 // metrics (and existing dashboards) see familiar names. Label values follow each
 // descriptor's label_keys; kubelet adds the pod and namespace itself.
 import { nowNs } from '../time.js';
-import { statsOf, visible } from './stats.js';
+import { visible } from './stats.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { ContainerStats } from '../../wire/cri/generated/runtime/v1/ContainerStats.js';
@@ -61,7 +61,7 @@ export async function listPodSandboxMetrics(deps: ContainerDeps): Promise<ListPo
       pod_sandbox_id: pod.id,
       metrics: [],
       container_metrics: await Promise.all(
-        containers.filter((c) => c.sandboxId === pod.id).map(async (c) => ({ container_id: c.id, metrics: containerMetrics(c, await statsOf(c), ts) })),
+        containers.filter((c) => c.sandboxId === pod.id).map(async (c) => ({ container_id: c.id, metrics: containerMetrics(c, await deps.stats.container(c), ts) })),
       ),
     })),
   );

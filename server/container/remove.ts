@@ -1,7 +1,7 @@
 // RemoveContainer: kill if still running, runtime delete, unmount the rootfs, remove its
 // dirs and the cgroup directories it created, release the image lease, forget the record.
 // Idempotent: an unknown id is a success.
-import { rm, rmdir } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { internal } from '../errors.js';
 import { resolveIfPresent } from '../ids.js';
 import { unmountAll } from '../mounts.js';
@@ -26,14 +26,7 @@ export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord
   await rm(containerFiles(rec).socketLink, { force: true });
   // The container's own cgroup is the runtime's (delete removed it); the ancestors that did
   // not exist before this container go when empty (another container may still use them).
-  for (const dir of [...rec.cgroupCreated].reverse()) {
-    try {
-      await rmdir(dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw internal(`removing the cgroup directory ${dir} failed: ${(e as Error).message}`, e);
-    }
-  }
+  await deps.sandboxes.cgroups.removeContainerParents(rec.cgroupCreated);
   await deps.images.releaseLayers(rec.id);
 }
 

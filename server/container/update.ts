@@ -1,7 +1,7 @@
-// UpdateContainerResources: the new limits go to the live container (`runtime update`)
-// and into the record, so ContainerStatus reports them.
+// UpdateContainerResources: the cgroup manager converts the new limits once, for this
+// host's hierarchy and driver, and applies them to the live container (`runtime update`,
+// then what the runtime's update leaves out); the record keeps them for ContainerStatus.
 import { failedPrecondition, invalidArgument } from '../errors.js';
-import { fromCriResources, toOciResources } from '../cgroups/convert.js';
 import type { ContainerDeps } from './deps.js';
 import type { UpdateContainerResourcesRequest__Output } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesRequest.js';
 import type { UpdateContainerResourcesResponse } from '../../wire/cri/generated/runtime/v1/UpdateContainerResourcesResponse.js';
@@ -15,14 +15,14 @@ export async function updateContainerResources(deps: ContainerDeps, req: UpdateC
     if (!rec || rec.creating) throw failedPrecondition(`container ${id} is being created or was removed`);
     if (rec.state === 'CONTAINER_EXITED' || rec.state === 'CONTAINER_UNKNOWN') throw failedPrecondition(`container ${id} is ${rec.state}; its resources cannot change`);
     if (!req.linux) return;
-    const { devices: _devices, ...resources } = toOciResources(fromCriResources(req.linux, {}), []);
-    if (resources.unified && Object.keys(resources.unified).length > 0 && deps.sandboxes.cgroups.version === 1) {
-      throw invalidArgument('the unified cgroup map needs cgroup v2; this host uses cgroup v1');
-    }
-    await deps.runtime.forContainer(rec).update(id, rec.paths.bundle, resources);
+    let applied: unknown;
+    await deps.sandboxes.cgroups.updateContainer({ cgroupsPath: rec.cgroupsPath, pid: rec.pid }, req.linux, (resources) => {
+      applied = resources;
+      return deps.runtime.forContainer(rec).update(id, rec.paths.bundle, resources);
+    });
     rec.resources = { ...req.linux, oom_score_adj: rec.resources?.oom_score_adj ?? req.linux.oom_score_adj };
     deps.store.update(rec);
-    ctx.log.info('container resources updated', { container_id: id, resources });
+    ctx.log.info('container resources updated', { container_id: id, resources: applied });
   });
   return {};
 }

@@ -50,7 +50,7 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl<RuntimeServ
     unary: {
       Version: () => version(),
       Status: (req) => status({ config: svc.config, runtime: svc.containers.runtime, network: sb.network, cgroups: sb.cgroups }, req),
-      RuntimeConfig: () => runtimeConfig(svc.config),
+      RuntimeConfig: () => runtimeConfig(sb.cgroups.driver),
       UpdateRuntimeConfig: (req, ctx) => updateRuntimeConfig(svc.settings, req, ctx.log),
       RunPodSandbox: (req, ctx) => runPodSandbox(sb, req, ctx),
       StopPodSandbox: (req, ctx) => stopPodSandbox(sb, req, ctx),

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
 import type { EventBus } from '../events.js';
 import type { PodSandboxStore } from './store.js';
-import type { CgroupRoots, CreatedCgroups } from './pod-cgroup.js';
+import type { Cgroups } from '../cgroups/manager.js';
 import type { NetworkConfigLookup } from '../network/conflist.js';
 import type { ContainerStatus } from '../../wire/cri/generated/runtime/v1/ContainerStatus.js';
 
@@ -37,9 +37,8 @@ export interface SandboxDeps {
   locks: KeyedMutex;
   events: EventBus;
   network: NetworkSettings;
-  cgroups: CgroupRoots;
-  /** Pod cgroup directories berth made (shared ownership of parents such as /kubepods). */
-  createdCgroups: CreatedCgroups;
+  /** The one cgroup manager (driver × hierarchy, detected once at start). */
+  cgroups: Cgroups;
   containers: PodContainers;
   log: Logger;
 }

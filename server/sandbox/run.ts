@@ -48,6 +48,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
     handlers: Object.keys(config.runtimes),
     defaultHandler: config.default_runtime,
     podLogRoots: config.pod_log_roots,
+    cgroupParent: (p) => deps.cgroups.parsePodParent(p),
   });
   const podNetwork = plan.networkMode === 'POD';
   const net = podNetwork ? await deps.network.lookup() : undefined;
@@ -145,7 +146,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
       }
       if (plan.cgroupParent) {
         steps.push(
-          createPodCgroup(plan.cgroupParent, deps.cgroups, deps.createdCgroups).then((cg) => {
+          createPodCgroup(plan.cgroupParent, deps.cgroups).then((cg) => {
             rt.cgroup = cg;
           }),
         );

@@ -78,7 +78,7 @@ export async function removePodResources(deps: SandboxDeps, rec: SandboxRecord):
     [
       'cgroup',
       async () => {
-        if (rt.cgroup) await removePodCgroup(rt.cgroup, deps.cgroups, deps.createdCgroups);
+        if (rt.cgroup) await removePodCgroup(rt.cgroup, deps.cgroups);
       },
     ],
     ['files', () => rm(rt.filesDir, { recursive: true, force: true })],

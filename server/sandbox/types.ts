@@ -1,6 +1,7 @@
 // What berth records about a pod sandbox: the request as given and what berth built
 // for it, so that stop and remove work exactly (also after a berthd restart).
 import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
+import type { PodCgroup } from '../cgroups/driver.js';
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
@@ -37,12 +38,8 @@ export interface PodInit {
   pidns: string;
 }
 
-export interface PodCgroup {
-  /** Path below each hierarchy root, e.g. /kubepods/besteffort/pod123. */
-  path: string;
-  /** Directories berth created (relative paths, deepest last) and so removes. */
-  created: string[];
-}
+/** The pod's cgroup (or slice) as the cgroup manager made or found it. */
+export type { PodCgroup } from '../cgroups/driver.js';
 
 export interface SandboxRuntime {
   /** Per-pod files for containers: hostname, hosts, resolv.conf. */

@@ -2,7 +2,7 @@
 // here, before any state is touched, with INVALID_ARGUMENT and a message saying why.
 import { isIP } from 'node:net';
 import { normalize } from 'node:path';
-import { cgroupfsParent, isSliceName } from '../cgroups/paths.js';
+import { cgroupfsPodParent } from '../cgroups/paths.js';
 import { invalidArgument } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode } from './types.js';
@@ -20,7 +20,7 @@ export interface SandboxPlan {
   ipcMode: NamespaceMode;
   pidMode: NamespaceMode;
   sysctls: Sysctl[];
-  /** Normalised cgroupfs path, or '' for none. */
+  /** The driver's form of cgroup_parent (cgroupfs path or slice name), or '' for none. */
   cgroupParent: string;
 }
 
@@ -37,6 +37,8 @@ export interface ValidationContext {
   handlers: readonly string[];
   defaultHandler: string;
   podLogRoots: readonly string[];
+  /** The cgroup driver's reading of cgroup_parent (cgroupfs: a normalised path; systemd: a slice name). */
+  cgroupParent?: (parent: string) => string;
 }
 
 // Metadata goes into CNI_ARGS (K8S_POD_NAME=…;…), file names and logs: no separators or control characters.
@@ -77,7 +79,7 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output | null, h
   const sysctls = validateSysctls(linux?.sysctls ?? {}, networkMode, ipcMode);
   for (const [i, pm] of (config.port_mappings ?? []).entries()) validatePortMapping(pm, i, networkMode);
   validateDns(config.dns_config);
-  const cgroupParent = linux?.cgroup_parent ? normalizeCgroupParent(linux.cgroup_parent) : '';
+  const cgroupParent = linux?.cgroup_parent ? (ctx.cgroupParent ?? normalizeCgroupParent)(linux.cgroup_parent) : '';
 
   return {
     name: md.name,
@@ -154,14 +156,5 @@ function validateDns(dns: { servers: string[]; searches: string[]; options: stri
   }
 }
 
-/**
- * The pod cgroup path for the cgroupfs driver: an absolute cgroupfs path, or a systemd
- * slice name (kubepods-besteffort-pod1.slice) expanded to its nested path as runc does.
- */
-export function normalizeCgroupParent(parent: string): string {
-  if (!/^[a-zA-Z0-9_.:@\/-]+$/.test(parent)) throw invalidArgument(`cgroup_parent "${parent}" contains characters that are not allowed`);
-  if (!isSliceName(parent) && !parent.startsWith('/')) throw invalidArgument(`cgroup_parent "${parent}" must be an absolute cgroup path or a systemd slice name`);
-  const norm = cgroupfsParent(parent);
-  if (norm === '/') throw invalidArgument('cgroup_parent must not be the root cgroup');
-  return norm;
-}
+/** The pod cgroup path for the cgroupfs driver (the systemd driver passes its own through the context). */
+export const normalizeCgroupParent = cgroupfsPodParent;

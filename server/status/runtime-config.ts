@@ -1,7 +1,8 @@
-// RuntimeConfig: which cgroup driver kubelet must match.
-import type { BerthConfig } from '../config.js';
+// RuntimeConfig: which cgroup driver kubelet must match — the effective one (the configured
+// driver, or what "auto" resolved to at start), so that kubelet can follow it.
+import type { CgroupDriverName } from '../cgroups/config.js';
 import type { RuntimeConfigResponse } from '../../wire/cri/generated/runtime/v1/RuntimeConfigResponse.js';
 
-export function runtimeConfig(config: BerthConfig): RuntimeConfigResponse {
-  return { linux: { cgroup_driver: config.cgroup_driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' } };
+export function runtimeConfig(driver: CgroupDriverName): RuntimeConfigResponse {
+  return { linux: { cgroup_driver: driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' } };
 }

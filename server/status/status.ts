@@ -4,7 +4,7 @@ import { access, constants } from 'node:fs/promises';
 import type { BerthConfig } from '../config.js';
 import type { RuntimeClient } from '../runtime/client.js';
 import type { NetworkSettings } from '../sandbox/deps.js';
-import type { CgroupRoots } from '../sandbox/pod-cgroup.js';
+import type { Cgroups } from '../cgroups/manager.js';
 import type { StatusRequest__Output } from '../../wire/cri/generated/runtime/v1/StatusRequest.js';
 import type { StatusResponse } from '../../wire/cri/generated/runtime/v1/StatusResponse.js';
 import type { RuntimeCondition } from '../../wire/cri/generated/runtime/v1/RuntimeCondition.js';
@@ -38,7 +38,7 @@ export interface StatusDeps {
   config: BerthConfig;
   runtime: RuntimeClient;
   network: NetworkSettings;
-  cgroups: CgroupRoots;
+  cgroups: Cgroups;
 }
 
 export async function status(deps: StatusDeps, req: StatusRequest__Output): Promise<StatusResponse> {
@@ -55,7 +55,7 @@ export async function status(deps: StatusDeps, req: StatusRequest__Output): Prom
     info.config = JSON.stringify(deps.config);
     info.network = JSON.stringify(net.ok ? { file: net.file, conflist: net.conflist, podCidr: deps.network.podCidr() } : { error: net.message, podCidr: deps.network.podCidr() });
     info.handlers = JSON.stringify(handlers);
-    info.cgroups = JSON.stringify(deps.cgroups);
+    info.cgroups = JSON.stringify(deps.cgroups.describe());
   }
   return {
     status: { conditions: [runtimeReady, networkReady] },

@@ -10,7 +10,7 @@ import { BerthError } from '../../server/errors.js';
 import { fromCriResources } from '../../server/cgroups/convert.js';
 import type { CgroupLayout } from '../../server/cgroups/detect.js';
 import { applyWrites, removeCgroupDir } from '../../server/cgroups/fs.js';
-import { createCgroupManager } from '../../server/cgroups/manager.js';
+import { createCgroupManager } from '../../server/cgroups/hierarchy.js';
 import { createV1Manager } from '../../server/cgroups/v1/manager.js';
 import { createV2Manager } from '../../server/cgroups/v2/manager.js';
 import { resources } from './oci-fixtures.js';

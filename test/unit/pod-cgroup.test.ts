@@ -1,11 +1,11 @@
-// The pod cgroup (cgroupfs driver) on a stand-in hierarchy in a temp dir: cpuset.cpus/mems
+// The pod cgroup (the cgroup manager's cgroupfs driver) on a stand-in hierarchy in a temp dir: cpuset.cpus/mems
 // are copied from the parent on v1 only; on v2 the root cgroup has no cpuset.cpus (an
 // empty one means "inherit"), which once failed RunPodSandbox on a v2 host.
 import test from 'ava';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPodCgroup, CreatedCgroups, removePodCgroup } from '../../server/sandbox/pod-cgroup.js';
+import { cgroupfsDriver, CreatedCgroups } from '../../server/cgroups/cgroupfs.js';
 
 function settings() {
   const m = new Map<string, string>();
@@ -25,12 +25,11 @@ function fakeRoot(): { root: string; child: string } {
 test('v2: an empty cpuset.cpus is left alone and the root needs none', async (t) => {
   const { root, child } = fakeRoot();
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  const cg = { roots: [root], version: 2 as const };
-  const created = new CreatedCgroups(settings());
-  const pc = await createPodCgroup('/pods/pod1', cg, created);
+  const driver = cgroupfsDriver({ mode: 'v2', v1: {}, unified: root, unifiedControllers: [] }, new CreatedCgroups(settings()));
+  const pc = await driver.createPod('/pods/pod1');
   t.deepEqual(pc.created, ['/pods/pod1']);
   t.is(readFileSync(join(child, 'cpuset.cpus'), 'utf8'), '');
-  await removePodCgroup(pc, cg, created);
+  await driver.removePod(pc);
 });
 
 test('v1: cpuset.cpus and mems are copied from the parent', async (t) => {
@@ -38,7 +37,7 @@ test('v1: cpuset.cpus and mems are copied from the parent', async (t) => {
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   writeFileSync(join(root, 'cpuset.cpus'), '0-1\n');
   writeFileSync(join(root, 'cpuset.mems'), '0\n');
-  const pc = await createPodCgroup('/pods', { roots: [root], version: 1 }, new CreatedCgroups(settings()));
+  const pc = await cgroupfsDriver({ mode: 'v1', v1: { cpuset: root } }, new CreatedCgroups(settings())).createPod('/pods');
   t.deepEqual(pc.created, []);
   t.is(readFileSync(join(child, 'cpuset.cpus'), 'utf8'), '0-1');
   t.is(readFileSync(join(child, 'cpuset.mems'), 'utf8'), '0');

@@ -170,6 +170,10 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
       return stats;
     },
 
+    async pressure() {
+      return undefined;
+    },
+
     async destroy() {
       const targets = dirs();
       if (unifiedDir && (await unifiedExists())) targets.push(unifiedDir);

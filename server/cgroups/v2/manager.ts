@@ -6,6 +6,7 @@ import { v2ControllerOf, v2Writes } from '../convert.js';
 import { applyWrites, listControls, makeCgroupDir, parseProcs, readControl, removeCgroupDir, writeControl } from '../fs.js';
 import { parseV2Stats, V2_STAT_FILES } from '../stats.js';
 import { MEMORY_SWAP_MAX } from './memory.js';
+import { readPressure, type PsiResource } from './psi.js';
 
 /** Controllers berth wants for a container cgroup, when the host offers them. */
 const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
@@ -78,6 +79,10 @@ export function createV2Manager(opts: V2ManagerOptions): CgroupManager {
         if (text !== undefined) files[name] = text;
       }
       return parseV2Stats(files);
+    },
+
+    pressure(resource: PsiResource) {
+      return readPressure(dir, resource);
     },
 
     async destroy() {
