@@ -60,3 +60,12 @@ test('shim_spares is a small non-negative integer', (t) => {
   t.throws(() => validateConfig(mergeConfig(defaultConfig(), { shim_spares: -1 })), { message: /shim_spares/ });
   t.throws(() => validateConfig(mergeConfig(defaultConfig(), { shim_spares: 1.5 })), { message: /shim_spares/ });
 });
+
+test('cgroup_driver: auto by default, cgroupfs and systemd accepted, anything else refused; print-config notes the effective driver', (t) => {
+  t.is(defaultConfig().cgroup_driver, 'auto');
+  for (const d of ['auto', 'cgroupfs', 'systemd'] as const) t.is(validateConfig(mergeConfig(defaultConfig(), { cgroup_driver: d })).cgroup_driver, d);
+  t.throws(() => validateConfig(mergeConfig(defaultConfig(), { cgroup_driver: 'cgroupv2' })), { message: /cgroup_driver must be auto, cgroupfs or systemd/ });
+  const printed = printConfig(defaultConfig(), { cgroupDriver: 'systemd', why: 'cgroup v2, systemd is PID 1' });
+  t.true(printed.startsWith('# effective cgroup_driver: systemd (cgroup v2, systemd is PID 1)\n'));
+  t.deepEqual(validateConfig(mergeConfig(defaultConfig(), parseConfigText(printed, 'printed'))), validateConfig(defaultConfig()), 'the note is a comment');
+});
