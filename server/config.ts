@@ -196,12 +196,13 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'list' | 'number
   '--shutdown-timeout': { key: 'shutdown_timeout_seconds', kind: 'number' },
   '--stream-address': { key: 'streaming.address', kind: 'string' },
   '--stream-port': { key: 'streaming.port', kind: 'number' },
+  '--cgroup-driver': { key: 'cgroup_driver', kind: 'string' },
 };
 
 export const USAGE = `usage: berthd [--config FILE] [--print-config]
   [--socket PATH] [--root DIR] [--state DIR] [--log-level error|warn|info|debug]
   [--pod-log-root DIR]... [--cni-conf-dir DIR] [--cni-bin-dir DIR]...
-  [--default-runtime NAME] [--shutdown-timeout SECONDS]
+  [--default-runtime NAME] [--cgroup-driver auto|cgroupfs|systemd] [--shutdown-timeout SECONDS]
   [--stream-address IP] [--stream-port PORT]
 Defaults are built in; ${DEFAULT_CONFIG_FILE} (if present) overrides them; flags override both.`;
 

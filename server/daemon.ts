@@ -14,6 +14,7 @@ import { EventBus } from './events.js';
 import { lookupNetworkConfig } from './network/conflist.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { createCgroups } from './cgroups/manager.js';
+import { resolveCgroupDriver } from './cgroups/config.js';
 import { createStatsSampler } from './container/stats.js';
 import { noContainers, type SandboxDeps } from './sandbox/deps.js';
 import { recoverSandboxes } from './sandbox/recover.js';
@@ -64,7 +65,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   await prepareSocketPath(config.socket);
 
   // The host's cgroup layout and whether systemd runs it: detected once, here, and handed down.
+  // A driver the host cannot serve fails the start before anything is opened.
   const cgroupHost = await detectCgroupHost();
+  resolveCgroupDriver(config.cgroup_driver, cgroupHost);
   const db = openDatabase(join(config.root, 'meta.db'));
   const settings = new SettingsStore(db);
   const cgroups = createCgroups(cgroupHost, { setting: config.cgroup_driver, settings });

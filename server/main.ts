@@ -22,8 +22,14 @@ async function main(): Promise<number> {
   const { config, flags, file } = loadConfig(argv);
   if (flags.printConfig) {
     const host = await detectCgroupHost();
-    const driver = resolveCgroupDriver(config.cgroup_driver, host);
-    process.stdout.write(printConfig(config, { cgroupDriver: driver, why: `cgroup ${host.layout.mode}, systemd ${host.systemd ? 'is' : 'is not'} PID 1` }));
+    const why = `cgroup ${host.layout.mode}, systemd ${host.systemd ? 'is' : 'is not'} PID 1`;
+    let driver: string;
+    try {
+      driver = resolveCgroupDriver(config.cgroup_driver, host);
+    } catch (e) {
+      driver = `none: ${(e as Error).message}`;
+    }
+    process.stdout.write(printConfig(config, { cgroupDriver: driver, why }));
     return 0;
   }
   const log = createLogger(config.log_level);
