@@ -211,8 +211,12 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       shimTimings = started.timings;
       rec.pid = started.pid;
       rec.conmonPid = started.conmonPid;
-      // systemd driver: conmon into a scope of its own, out of berthd's unit (cgroupfs: nothing to do).
-      await cgroups.placeMonitor(started.conmonPid, id, sb.runtime.cgroup);
+      // systemd driver: conmon into a scope of its own, out of berthd's unit (cgroupfs: nothing
+      // to do). The container runs either way; if the move fails, say what a restart of
+      // berthd's unit may then take along, as CRI-O does.
+      await cgroups.placeMonitor(started.conmonPid, id, sb.runtime.cgroup).catch((e: unknown) =>
+        ctx.log.warn('conmon stays in berthd\'s cgroup: a restart of berthd\'s unit may stop it', { container_id: id, conmon_pid: started.conmonPid, error: (e as Error).message }),
+      );
       rec.creating = false;
       deps.store.update(rec);
     } catch (e) {
