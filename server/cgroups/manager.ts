@@ -50,8 +50,6 @@ export interface Cgroups {
   /** Stats of a cgroup; undefined when it does not exist (any more). */
   stats(path: string): Promise<CgroupStats | undefined>;
   pressure(path: string, resource: PsiResource): Promise<Pressure | undefined>;
-  /** CRI resources → the OCI spec's linux.resources, refusing what this host cannot apply. */
-  ociResources(res: CriResources | null, opts: { pidsLimit?: number }): Omit<OciLinuxResources, 'devices'>;
   /**
    * Live update: `runtimeUpdate` (runc/crun update, which also keeps a systemd scope's
    * properties in step) applies what the runtime knows; what it does not (hugepage limits)
@@ -94,8 +92,9 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
     return actual ?? driver.pathOf(c.cgroupsPath);
   }
 
-  function convert(res: CriResources | null, pidsLimit?: number): CgroupResources {
-    const r = fromCriResources(res, pidsLimit === undefined ? {} : { pidsLimit });
+  /** CRI → neutral for a live update, refusing what this host cannot apply. */
+  function convert(res: CriResources): CgroupResources {
+    const r = fromCriResources(res);
     if (version === 1 && r.unified && Object.keys(r.unified).length > 0) {
       throw invalidArgument(`the unified cgroup map (${Object.keys(r.unified).join(', ')}) needs cgroup v2; this host uses cgroup v1`);
     }
@@ -125,11 +124,6 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
       } catch {
         return undefined;
       }
-    },
-
-    ociResources(res, o) {
-      const { devices: _devices, ...rest } = toOciResources(convert(res, o.pidsLimit), []);
-      return rest;
     },
 
     async updateContainer(c, res, runtimeUpdate) {

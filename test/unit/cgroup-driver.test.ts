@@ -258,7 +258,6 @@ test('updateContainer: the runtime gets what it knows; hugepage limits go to the
 
   const v1 = createCgroups({ layout: V1, systemd: false }, { setting: 'cgroupfs', settings: settings() });
   await t.throwsAsync(v1.updateContainer({ cgroupsPath: '/x', pid: 0 }, { ...res, hugepage_limits: [], unified: { 'memory.high': '1' } }, async () => undefined), { message: /needs cgroup v2/ });
-  t.throws(() => v1.ociResources({ ...res, hugepage_limits: [], unified: { 'memory.high': '1' } }, {}), { message: /needs cgroup v2/ });
 });
 
 test('stats sampler: samples of containers and pods that are gone are pruned', async (t) => {
