@@ -5,14 +5,14 @@
 // the OCI runtime's systemd support (cgroupsPath "slice:berth:<id>", runtime flag
 // --systemd-cgroup through conmon's -s); conmon is moved into "berth-conmon-<id>.scope" so
 // that a restart of berthd's unit does not take it along.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import type { CreatedCgroups } from './cgroupfs.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupDriver, ContainerCgroup, PodCgroup } from './driver.js';
-import { readProcessCgroup } from './proc.js';
+import { parseProcCgroup } from './proc.js';
 import { expandSlice, systemdCgroup, systemdPodParent, unitName } from './paths.js';
 import type { SystemdClient } from './systemd-client.js';
 
@@ -36,6 +36,20 @@ export function systemdPathOf(cgroupsPath: string): string {
   const slice = m[1] || SYSTEMD_DEFAULT_SLICE;
   const unit = m[3].endsWith('.slice') ? m[3] : `${m[2]}-${m[3]}.scope`;
   return posix.join(expandSlice(slice), unit);
+}
+
+/** Where systemd keeps a process: the unified line on v2 and hybrid hosts, name=systemd on v1 ones. */
+async function systemdCgroupOf(pid: number, layout: CgroupLayout, procRoot = '/proc'): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`${procRoot}/${pid}/cgroup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const entries = parseProcCgroup(text);
+  const named = entries.find((e) => e.controllers.includes('name=systemd'));
+  if (layout.mode !== 'v2' && named) return named.path;
+  return entries.find((e) => e.id === 0)?.path;
 }
 
 export interface SystemdDriverOptions {
@@ -126,7 +140,7 @@ export function systemdDriver(opts: SystemdDriverOptions): CgroupDriver {
       const want = `/${scope}`;
       const deadline = Date.now() + (opts.placeTimeoutMs ?? 5000);
       for (;;) {
-        const where = await readProcessCgroup(pid, layout.mode === 'v2' ? layout : { mode: 'v2' }, opts.procRoot);
+        const where = await systemdCgroupOf(pid, layout, opts.procRoot);
         if (where === undefined || where.endsWith(want)) return;
         if (Date.now() > deadline) return;
         await new Promise((r) => setTimeout(r, 20));
