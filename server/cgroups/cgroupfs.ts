@@ -194,6 +194,8 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
       }
     },
 
+    scopeOomKilled: async () => false,
+
     async placeMonitor() {
       // conmon stays where berth-shim started it, as before; nothing restarts berthd's cgroup here.
     },

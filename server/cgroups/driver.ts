@@ -41,6 +41,8 @@ export interface CgroupDriver {
   removeContainerParents(created: readonly string[]): Promise<void>;
   /** The OCI runtime (through conmon) must drive cgroups through systemd. */
   readonly runtimeSystemd: boolean;
+  /** systemd: whether the container's scope unit ended with Result=oom-kill (false when unknown or gone). */
+  scopeOomKilled(cgroupsPath: string): Promise<boolean>;
   /** Moves conmon out of berthd's cgroup (systemd: a scope of its own, so it outlives berthd's unit). */
   placeMonitor(pid: number, containerId: string, pod: PodCgroup | undefined): Promise<void>;
 }

@@ -45,6 +45,13 @@ export interface Cgroups {
    * its scope); the cgroup the runtime was asked for when the process is gone.
    */
   containerPath(c: ContainerCgroupRef): Promise<string>;
+  /**
+   * A second opinion on an OOM kill for a container that died of SIGKILL when conmon saw none:
+   * conmon's v2 watch races systemd's removal of the scope (containers/conmon#426, fixed after
+   * the 2.1.6 Debian ships). Its cgroup's OOM-kill count while the cgroup is still there (the
+   * count is hierarchical: it covers crun's `container` child), else systemd's Result of the scope.
+   */
+  oomKilled(c: Pick<ContainerCgroupRef, 'cgroupsPath'>): Promise<boolean>;
   /** One cgroup on the host's hierarchy (a path below the root). */
   open(path: string): CgroupManager;
   /** Stats of a cgroup; undefined when it does not exist (any more). */
@@ -115,6 +122,13 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
     placeMonitor: (pid, id, pod) => driver.placeMonitor(pid, id, pod),
 
     containerPath,
+
+    async oomKilled(c) {
+      const s = await stats(driver.pathOf(c.cgroupsPath));
+      if (s?.memory?.oomKills !== undefined && s.memory.oomKills > 0n) return true;
+      if (s?.memory) return false;
+      return driver.scopeOomKilled(c.cgroupsPath).catch(() => false);
+    },
 
     open,
     stats,

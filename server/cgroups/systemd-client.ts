@@ -24,6 +24,8 @@ export interface SystemdClient {
   startSlice(slice: string): Promise<void>;
   /** A transient scope holding already running processes, under `slice`. */
   startScope(scope: string, slice: string, pids: readonly number[], description: string): Promise<void>;
+  /** A unit property's value ('' when systemd does not know the unit). */
+  property(unit: string, name: string): Promise<string>;
   /** Stops a unit and waits; a unit that is not loaded is fine. */
   stop(unit: string): Promise<void>;
 }
@@ -57,6 +59,11 @@ export function systemdClient(runner: CommandRunner = realRunner, tools = { syst
         'StartTransientUnit', 'ssa(sv)a(sa(sv))', scope, 'fail', String(props.length), ...props.flat(), '0',
       ]);
       if (r.code !== 0) throw failedPrecondition(`systemd could not start ${scope}: ${why(r)}`);
+    },
+
+    async property(unit, name) {
+      const r = await runner(tools.systemctl, ['show', '--property', name, '--value', unit]);
+      return r.code === 0 ? r.stdout.trim() : '';
     },
 
     async stop(unit) {

@@ -131,6 +131,11 @@ export function systemdDriver(opts: SystemdDriverOptions): CgroupDriver {
       // systemd removes a scope's cgroup when the scope stops (runtime delete stops it).
     },
 
+    async scopeOomKilled(cgroupsPath) {
+      const unit = systemdPathOf(cgroupsPath).split('/').pop()!;
+      return (await client.property(unit, 'Result')) === 'oom-kill';
+    },
+
     async placeMonitor(pid, containerId, pod) {
       const scope = unitName(MONITOR_PREFIX, containerId, '.scope');
       const slice = pod?.slice ?? SYSTEMD_DEFAULT_SLICE;

@@ -62,6 +62,8 @@ function fakeSystemd(t: { teardown: (fn: () => void) => void }, active: string[]
   mkdirSync(proc);
   const units = new Set<string>();
   const calls: string[][] = [];
+  /** Result= of units (systemd keeps a failed unit's result until reset-failed). */
+  const results = new Map<string, string>();
   const startSlice = (slice: string) => {
     for (const s of sliceAncestry(slice)) {
       units.add(s);
@@ -73,6 +75,7 @@ function fakeSystemd(t: { teardown: (fn: () => void) => void }, active: string[]
     calls.push([file, ...args]);
     const ok = { code: 0, stdout: '', stderr: '' };
     if (file === 'systemctl' && args[0] === 'is-active') return units.has(args[2]!) ? ok : { code: 3, stdout: '', stderr: '' };
+    if (file === 'systemctl' && args[0] === 'show') return { code: 0, stdout: `${results.get(args[4]!) ?? 'success'}\n`, stderr: '' };
     if (file === 'systemctl' && args[0] === 'start') {
       startSlice(args[1]!);
       return ok;
@@ -100,7 +103,7 @@ function fakeSystemd(t: { teardown: (fn: () => void) => void }, active: string[]
     return { code: 1, stdout: '', stderr: `unexpected ${file} ${args.join(' ')}` };
   };
   const layout: CgroupLayout = { mode: 'v2', v1: {}, unified: tree, unifiedControllers: ['cpu', 'memory', 'pids', 'hugetlb'] };
-  return { tree, proc, units, calls, runner, layout };
+  return { tree, proc, units, calls, runner, layout, results };
 }
 
 test('systemd: a missing pod slice is started with its parents, and stopping takes only what berth started', async (t) => {
@@ -298,4 +301,30 @@ test('handler probe: crun is not ready on a hybrid layout, with crun\'s version 
   t.is(await hybrid.problem('/usr/sbin/runc'), '');
   t.is(await handlerProbe('v2', runVersion).problem('/usr/bin/crun'), '');
   t.is(await handlerProbe('v1', runVersion).problem('/usr/bin/crun'), '');
+});
+
+test('oomKilled: the cgroup\'s OOM-kill count while it exists, else (systemd) the scope\'s Result', async (t) => {
+  const sd = fakeSystemd(t);
+  const cg = createCgroups({ layout: sd.layout, systemd: true }, { setting: 'systemd', settings: settings(), runner: sd.runner, procRoot: sd.proc });
+  const scope = '/system.slice/berth-abc.scope';
+  mkdirSync(join(sd.tree, scope), { recursive: true });
+  writeFileSync(join(sd.tree, scope, 'memory.current'), '4096\n');
+  writeFileSync(join(sd.tree, scope, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n');
+  t.false(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:abc' }), 'hit the limit but nothing was killed');
+  writeFileSync(join(sd.tree, scope, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n');
+  t.true(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:abc' }));
+  // systemd removed the scope's cgroup: its unit's result is what is left.
+  rmSync(join(sd.tree, scope), { recursive: true });
+  t.false(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:abc' }));
+  sd.results.set('berth-abc.scope', 'oom-kill');
+  t.true(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:abc' }));
+  t.deepEqual(sd.calls.at(-1), ['systemctl', 'show', '--property', 'Result', '--value', 'berth-abc.scope']);
+
+  const { base, layout } = v1Tree(t);
+  const fs = createCgroups({ layout, systemd: false }, { setting: 'cgroupfs', settings: settings() });
+  mkdirSync(join(base, 'memory', 'p', 'c1'), { recursive: true });
+  writeFileSync(join(base, 'memory', 'p', 'c1', 'memory.usage_in_bytes'), '4096\n');
+  writeFileSync(join(base, 'memory', 'p', 'c1', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
+  t.true(await fs.oomKilled({ cgroupsPath: '/p/c1' }));
+  t.false(await fs.oomKilled({ cgroupsPath: '/p/gone' }), 'cgroupfs: no cgroup, no second opinion');
 });
