@@ -24,7 +24,8 @@ export async function markExited(deps: ContainerDeps, rec: ContainerRecord): Pro
   if (rec.state === 'CONTAINER_EXITED') return false;
   const exit = await readExitFile(rec.paths.exitFile);
   if (!exit) return false;
-  const oom = await oomKilled(containerFiles(rec));
+  // conmon's marker, or for a SIGKILLed container the cgroup manager's reading (conmon's can race the cgroup's removal).
+  const oom = (await oomKilled(containerFiles(rec))) || (exit.code === 137 && (await deps.sandboxes.cgroups.oomKilled(rec)));
   rec.state = 'CONTAINER_EXITED';
   rec.exitCode = exit.code;
   // The process may end before StartContainer recorded its start: keep the order sane.
