@@ -3,6 +3,7 @@
 // the tree: cgroupfs.ts or systemd.ts) with the host's hierarchy (v1/hybrid or v2:
 // hierarchy.ts over v1/ and v2/), converts CRI resources in one place (convert.ts) and reads
 // stats in one place (stats.ts). Nothing else in berthd builds a cgroup path.
+import { posix } from 'node:path';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { CgroupManager, CgroupResources, CgroupStats } from './common.js';
 import { resolveCgroupDriver, type CgroupDriverName, type CgroupDriverSetting } from './config.js';
@@ -46,10 +47,13 @@ export interface Cgroups {
    */
   containerPath(c: ContainerCgroupRef): Promise<string>;
   /**
-   * A second opinion on an OOM kill for a container that died of SIGKILL when conmon saw none:
-   * conmon's v2 watch races systemd's removal of the scope (containers/conmon#426, fixed after
-   * the 2.1.6 Debian ships). Its cgroup's OOM-kill count while the cgroup is still there (the
-   * count is hierarchical: it covers crun's `container` child), else systemd's Result of the scope.
+   * The cgroup manager's opinion on whether a container that just exited was OOM-killed, for
+   * when conmon's marker is missing: conmon's v2 watch races systemd's removal of the scope
+   * (containers/conmon#426, cri-o/cri-o#7035; fixed after the 2.1.6 Debian ships). In order:
+   * the container cgroup's own OOM-kill count while it is still there (hierarchical: it covers
+   * crun's `container` child); a rise of its parent's (the pod cgroup or slice) count since
+   * the last container of that parent exited or was created; systemd's Result of the scope.
+   * Call it for every exit: each call moves the parent's mark, so one OOM kill is told once.
    */
   oomKilled(c: Pick<ContainerCgroupRef, 'cgroupsPath'>): Promise<boolean>;
   /** One cgroup on the host's hierarchy (a path below the root). */
@@ -85,6 +89,8 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
       : cgroupfsDriver(layout, new CreatedCgroups(opts.settings));
   const version = layout.mode === 'v2' ? 2 : 1;
   const open = (path: string) => createCgroupManager(layout, path);
+  /** Parent cgroup → its OOM-kill count when last looked at (container create or exit). */
+  const oomMarks = new Map<string, bigint>();
 
   async function stats(path: string): Promise<CgroupStats | undefined> {
     try {
@@ -116,17 +122,30 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
     runtimeSystemd: driver.runtimeSystemd,
     parsePodParent: (p) => driver.parsePodParent(p),
     createPod: (p) => driver.createPod(p),
-    removePod: (pc) => driver.removePod(pc),
-    containerCgroup: (pod, id) => driver.containerCgroup(pod, id),
+    async removePod(pc) {
+      await driver.removePod(pc);
+      oomMarks.delete(pc.path);
+    },
+    async containerCgroup(pod, id) {
+      const placement = await driver.containerCgroup(pod, id);
+      const parent = posix.dirname(placement.path);
+      if (!oomMarks.has(parent)) oomMarks.set(parent, (await stats(parent))?.memory?.oomKills ?? 0n);
+      return placement;
+    },
     removeContainerParents: (created) => driver.removeContainerParents(created),
     placeMonitor: (pid, id, pod) => driver.placeMonitor(pid, id, pod),
 
     containerPath,
 
     async oomKilled(c) {
-      const s = await stats(driver.pathOf(c.cgroupsPath));
-      if (s?.memory?.oomKills !== undefined && s.memory.oomKills > 0n) return true;
-      if (s?.memory) return false;
+      const path = driver.pathOf(c.cgroupsPath);
+      const parent = posix.dirname(path);
+      const own = await stats(path);
+      const parentKills = (await stats(parent))?.memory?.oomKills;
+      const mark = oomMarks.get(parent);
+      if (parentKills !== undefined) oomMarks.set(parent, parentKills);
+      if (own?.memory?.oomKills !== undefined) return own.memory.oomKills > 0n;
+      if (parentKills !== undefined && mark !== undefined && parentKills > mark) return true;
       return driver.scopeOomKilled(c.cgroupsPath).catch(() => false);
     },
 

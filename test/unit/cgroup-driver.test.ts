@@ -303,7 +303,7 @@ test('handler probe: crun is not ready on a hybrid layout, with crun\'s version 
   t.is(await handlerProbe('v1', runVersion).problem('/usr/bin/crun'), '');
 });
 
-test('oomKilled: the cgroup\'s OOM-kill count while it exists, else (systemd) the scope\'s Result', async (t) => {
+test('oomKilled: the cgroup\'s OOM-kill count while it exists, else a rise of its parent\'s, else (systemd) the scope\'s Result', async (t) => {
   const sd = fakeSystemd(t);
   const cg = createCgroups({ layout: sd.layout, systemd: true }, { setting: 'systemd', settings: settings(), runner: sd.runner, procRoot: sd.proc });
   const scope = '/system.slice/berth-abc.scope';
@@ -319,6 +319,18 @@ test('oomKilled: the cgroup\'s OOM-kill count while it exists, else (systemd) th
   sd.results.set('berth-abc.scope', 'oom-kill');
   t.true(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:abc' }));
   t.deepEqual(sd.calls.at(-1), ['systemctl', 'show', '--property', 'Result', '--value', 'berth-abc.scope']);
+  sd.results.clear();
+
+  // The parent (here system.slice) counts its children's OOM kills: a rise since the mark
+  // taken at create, or at the last exit, is this container's; each rise is told once.
+  const parent = join(sd.tree, 'system.slice');
+  writeFileSync(join(parent, 'memory.current'), '4096\n');
+  writeFileSync(join(parent, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 4\noom_kill 4\noom_group_kill 0\n');
+  await cg.containerCgroup(undefined, 'def');
+  t.false(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:def' }), 'kills before the container was made are not its own');
+  writeFileSync(join(parent, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 5\noom_kill 5\noom_group_kill 0\n');
+  t.true(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:def' }));
+  t.false(await cg.oomKilled({ cgroupsPath: 'system.slice:berth:ghi' }), 'the same kill is not told twice');
 
   const { base, layout } = v1Tree(t);
   const fs = createCgroups({ layout, systemd: false }, { setting: 'cgroupfs', settings: settings() });
