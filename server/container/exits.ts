@@ -24,8 +24,10 @@ export async function markExited(deps: ContainerDeps, rec: ContainerRecord): Pro
   if (rec.state === 'CONTAINER_EXITED') return false;
   const exit = await readExitFile(rec.paths.exitFile);
   if (!exit) return false;
-  // conmon's marker, or for a SIGKILLed container the cgroup manager's reading (conmon's can race the cgroup's removal).
-  const oom = (await oomKilled(containerFiles(rec))) || (exit.code === 137 && (await deps.sandboxes.cgroups.oomKilled(rec)));
+  // conmon's marker, or for a SIGKILLed container the cgroup manager's reading (conmon's can
+  // race the cgroup's removal); asked on every exit, so that its marks stay current.
+  const cgroupOom = await deps.sandboxes.cgroups.oomKilled(rec).catch(() => false);
+  const oom = (await oomKilled(containerFiles(rec))) || (exit.code === 137 && cgroupOom);
   rec.state = 'CONTAINER_EXITED';
   rec.exitCode = exit.code;
   // The process may end before StartContainer recorded its start: keep the order sane.
