@@ -5,19 +5,27 @@
 // container's own cgroup (found from /proc/<pid>/cgroup, never assumed: crun under the
 // systemd driver uses a `container` child), the same after UpdateContainerResources,
 // ContainerStats, an OOM kill (exit 137, OOMKilled), and stop/remove leaving no cgroup,
-// conmon or pod cgroup behind.
+// conmon or pod cgroup behind. Drivers: cgroupfs (configured) and systemd (berthd's default,
+// auto, must pick it here: RuntimeConfig says SYSTEMD), whose pods are slices berth starts
+// and stops, containers scopes, conmon a scope of its own; with systemd no scope or slice
+// may be left. Last, berthd in a transient service unit (KillMode=control-group): stopping
+// the unit must leave conmon and the container running, and the next berthd finds it.
+// The container's cgroup files are copied to /results for the unit tests' v2 fixtures.
 //
 // A plain async script rather than ava: Node is 30-90x slower under emulation, so one
 // process, one berthd per driver, and checks that print as they go:
 //   ok <config> <check> (<seconds>)          not ok <config> <check>: <why>
 // ending with the line "N passed, N failed"; the exit status is 1 when any failed.
-// The systemd driver's configurations are added to CONFIGS when berth supports it.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { podConfig, startBerthd, type TestBerthd } from '../helpers/berthd.js';
+import { BERTHD, podConfig, startBerthd, type TestBerthd } from '../helpers/berthd.js';
+import { criClient } from '../../conformance/client.js';
+import { BERTHD_NODE_FLAGS } from '../../server/node-flags.js';
+import { expandSlice } from '../../server/cgroups/paths.js';
+import { run } from '../../server/exec.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { buildImage, busyboxLayer, pushImage } from '../helpers/image-builder.js';
 
@@ -44,7 +52,18 @@ function cgroupfsConfig(handler: Config['handler']): Config {
   };
 }
 
-const CONFIGS: Config[] = [cgroupfsConfig('runc'), cgroupfsConfig('crun')];
+/** Slice names as kubelet sends them with the systemd driver: "<parent>-pod<uid>.slice". */
+function systemdConfig(handler: Config['handler']): Config {
+  return {
+    name: `systemd/${handler}`,
+    driver: 'systemd',
+    handler,
+    cgroupParent: () => `berthg${randomBytes(4).toString('hex')}-pod1.slice`,
+    parentDir: (p) => join(CGROUP_ROOT, expandSlice(p)),
+  };
+}
+
+const CONFIGS: Config[] = [cgroupfsConfig('runc'), cgroupfsConfig('crun'), systemdConfig('runc'), systemdConfig('crun')];
 
 // ---- reporting -------------------------------------------------------------------------
 
@@ -173,6 +192,16 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
     const v = await b.client.call('ContainerStatus', { container_id: ctrId, verbose: true });
     pid = JSON.parse(v.info.info).pid as number;
     assert(pid > 0 && existsSync(`/proc/${pid}`), `verbose status has no live pid (${pid})`);
+    const rc = await b.client.call('RuntimeConfig', {});
+    eq(rc.linux?.cgroup_driver, c.driver.toUpperCase(), 'RuntimeConfig cgroup_driver');
+    if (c.driver === 'systemd') {
+      const conmon = JSON.parse(v.info.info).conmonPid as number | undefined;
+      if (conmon) {
+        const where = (await readFile(`/proc/${conmon}/cgroup`, 'utf8')).trim();
+        assert(where.endsWith(`/berth-conmon-${ctrId}.scope`), `conmon is in ${where}, not its own scope`);
+      }
+      log(`container cgroup: ${(await readFile(`/proc/${pid}/cgroup`, 'utf8')).trim()}`);
+    }
   });
   if (!ok) {
     skip(c.name, CHECKS.slice(1, 5), 'no running container');
@@ -212,6 +241,19 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
       // Read after the stats call: the cgroup's counter can only have grown since.
       assert(BigInt(s.cpu.usage_core_nano_seconds.value) <= usec * 1000n + 1000n, `stats CPU ${s.cpu.usage_core_nano_seconds.value} ns is more than cpu.stat's ${usec} µs`);
       assert(BigInt(s.writable_layer?.used_bytes?.value ?? '0') >= 3n * 1024n * 1024n, `writable layer ${JSON.stringify(s.writable_layer)} lacks the 3 MiB file`);
+      // Real cgroup v2 files for the unit tests' fixtures (test/unit/cgroup-v2-real.test.ts).
+      if (existsSync('/results')) {
+        const out = join('/results', c.name.replace('/', '-'));
+        await mkdir(out, { recursive: true });
+        for (const f of ['cpu.stat', 'cpu.max', 'cpu.weight', 'memory.current', 'memory.max', 'memory.swap.max', 'memory.stat', 'memory.events', 'memory.peak', 'io.stat', 'pids.current', 'pids.max', 'cpu.pressure', 'memory.pressure', 'io.pressure', 'hugetlb.2MB.max', 'hugetlb.2MB.current', 'hugetlb.2MB.events']) {
+          try {
+            await writeFile(join(out, f), await readFile(join(cgDir, f), 'utf8'));
+          } catch {
+            /* not there on this kernel */
+          }
+        }
+        await writeFile(join(out, 'proc-cgroup'), await readFile(`/proc/${pid}/cgroup`, 'utf8'));
+      }
       const ps = (await b.client.call('PodSandboxStats', { pod_sandbox_id: podId })).stats;
       eq(ps.attributes?.id, podId, 'pod stats id');
       assert(ps.linux?.cpu && BigInt(ps.linux.cpu.usage_core_nano_seconds?.value ?? '0') > 0n, `no pod CPU usage: ${JSON.stringify(ps.linux?.cpu)}`);
@@ -245,9 +287,86 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
     await b.client.call('StopPodSandbox', { pod_sandbox_id: podId }, { timeoutMs: WAIT_MS });
     await b.client.call('RemovePodSandbox', { pod_sandbox_id: podId }, { timeoutMs: WAIT_MS });
     assert(!existsSync(c.parentDir(parent)), `the pod's cgroup parent ${c.parentDir(parent)} is still there`);
+    if (c.driver === 'systemd') {
+      const top = join(CGROUP_ROOT, expandSlice(parent).split('/')[1]!);
+      assert(!existsSync(top), `the parent slice berth started (${top}) is still there`);
+      const units = (await run('systemctl', ['list-units', '--all', '--plain', '--no-legend', 'berth-*.scope', parent.split('-')[0] + '*'], { allowFailure: true })).stdout.trim();
+      eq(units, '', 'berth scopes and slices left in systemd');
+    }
     const left = (await b.client.call('ListContainers', {})).containers.length;
     eq(left, 0, 'containers left in berthd');
   });
+}
+
+// ---- berthd as a systemd service ---------------------------------------------------------
+
+/**
+ * berthd in a transient service with systemd's default KillMode=control-group: stopping the
+ * unit kills everything left in its cgroup, so a container (and its conmon) survives only if
+ * the systemd driver placed them in scopes of their own. Then a new berthd in the same unit
+ * finds the container still running and removes it cleanly.
+ */
+async function unitRestart(image: string): Promise<void> {
+  const name = 'systemd/runc';
+  const unit = `berth-tier-${randomBytes(4).toString('hex')}.service`;
+  let b: TestBerthd | undefined;
+  let podId = '';
+  let ctrId = '';
+  const startUnit = async (t: TestBerthd) => {
+    const args = [...BERTHD_NODE_FLAGS, BERTHD, '--config', join(t.dir, 'none.toml'), '--socket', t.socket, '--root', t.root, '--state', t.state, '--pod-log-root', t.logRoot, '--cni-conf-dir', t.net.confDir, '--shutdown-timeout', '5'];
+    await run('systemd-run', ['--unit', unit, '--collect', '--property=KillMode=control-group', '--', process.execPath, ...args]);
+    t.client?.close();
+    t.client = criClient(`unix://${t.socket}`);
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      try {
+        await t.client.call('Version', {});
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw new CheckFailed(`berthd in ${unit} does not serve: ${(e as Error).message}`);
+        await sleep(250);
+      }
+    }
+  };
+  try {
+    const ok = await check(name, `berthd in ${unit}: stopping the unit leaves conmon and the container running`, async () => {
+      b = await startBerthd({ startTimeoutMs: WAIT_MS });
+      await b.stop(); // keep its directories and CNI network; berthd itself runs in the unit from here
+      await startUnit(b);
+      await b.client.call('PullImage', { image: { image } }, { service: 'image', timeoutMs: WAIT_MS });
+      const parent = `berthu${randomBytes(4).toString('hex')}-pod1.slice`;
+      const config = podConfig(b, 'unit', { linux: { cgroup_parent: parent } });
+      podId = (await b.client.call('RunPodSandbox', { config }, { timeoutMs: WAIT_MS })).pod_sandbox_id;
+      ctrId = (await b.client.call('CreateContainer', { pod_sandbox_id: podId, config: { metadata: { name: 'sleeper', attempt: 0 }, image: { image }, command: ['sleep', '3600'], log_path: 'sleeper/0.log' }, sandbox_config: config }, { timeoutMs: WAIT_MS })).container_id;
+      await b.client.call('StartContainer', { container_id: ctrId }, { timeoutMs: WAIT_MS });
+      await waitState(b, ctrId, 'CONTAINER_RUNNING');
+      const info = JSON.parse((await b.client.call('ContainerStatus', { container_id: ctrId, verbose: true })).info.info) as { pid: number; conmonPid: number };
+      b.client.close();
+      await run('systemctl', ['stop', unit]);
+      assert(existsSync(`/proc/${info.pid}`), `the container's process ${info.pid} died with berthd's unit`);
+      assert(existsSync(`/proc/${info.conmonPid}`), `conmon ${info.conmonPid} died with berthd's unit`);
+      await startUnit(b);
+      const st = (await b.client.call('ContainerStatus', { container_id: ctrId })).status;
+      eq(st.state, 'CONTAINER_RUNNING', 'the container after berthd came back');
+    });
+    if (!ok && b) log(`journal of ${unit}:\n${(await run('journalctl', ['-u', unit, '--no-pager', '-n', '60'], { allowFailure: true })).stdout}`);
+  } finally {
+    if (b) {
+      await check(name, `berthd in ${unit}: remove leaves nothing`, async () => {
+        assert(b, 'no berthd');
+        if (ctrId) await b.client.call('RemoveContainer', { container_id: ctrId }, { timeoutMs: WAIT_MS });
+        if (podId) {
+          await b.client.call('StopPodSandbox', { pod_sandbox_id: podId }, { timeoutMs: WAIT_MS });
+          await b.client.call('RemovePodSandbox', { pod_sandbox_id: podId }, { timeoutMs: WAIT_MS });
+        }
+        const units = (await run('systemctl', ['list-units', '--all', '--plain', '--no-legend', 'berth-*.scope', 'berthu*'], { allowFailure: true })).stdout.trim();
+        eq(units, '', 'berth scopes and slices left in systemd');
+      });
+      b.client?.close();
+      await run('systemctl', ['stop', unit], { allowFailure: true });
+      await b.cleanup();
+    }
+  }
 }
 
 // ---- main ------------------------------------------------------------------------------
@@ -281,7 +400,7 @@ async function main(): Promise<void> {
       try {
         const started = imageOk && (await check(driver, 'berthd starts, pulls the image, reports its handlers ready', async () => {
           const s = Date.now();
-          b = await startBerthd({ startTimeoutMs: WAIT_MS, configToml: `cgroup_driver = "${driver}"\n` });
+          b = await startBerthd({ startTimeoutMs: WAIT_MS, configToml: driver === 'systemd' ? '' : `cgroup_driver = "${driver}"\n` }); // systemd: the default, auto
           log(`berthd serving after ${elapsed(s)} s`);
           await b.client.call('PullImage', { image: { image } }, { service: 'image', timeoutMs: WAIT_MS });
           const st = await b.client.call('Status', { verbose: true });
@@ -304,6 +423,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (imageOk) await unitRestart(image);
   } finally {
     await reg?.stop();
   }
