@@ -5,8 +5,8 @@
 // the cgroupfs driver's shared parents on a temp v1 tree; the manager reading a container's
 // cgroup from /proc/<pid>/cgroup (crun's child of the scope), refusing path-form parents
 // under systemd, and splitting a live update between the runtime and the cgroup files; the
-// stats sampler pruning samples of containers and pods that are gone; the runtime handler
-// probe over the injected layout (crun refuses hybrid hosts).
+// stats sampler pruning samples of containers and pods that are gone; OOM kills told by the
+// cgroup (or its parent) when conmon's marker is missing.
 import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,6 @@ import { expandSlice } from '../../server/cgroups/paths.js';
 import { sliceAncestry, systemdPathOf } from '../../server/cgroups/systemd.js';
 import type { CommandRunner } from '../../server/cgroups/systemd-client.js';
 import { createStatsSampler } from '../../server/container/stats.js';
-import { handlerProbe } from '../../server/container/handlers.js';
 import type { ContainerRecord } from '../../server/container/types.js';
 import type { SandboxRecord } from '../../server/sandbox/types.js';
 
@@ -286,21 +285,6 @@ test('stats sampler: samples of containers and pods that are gone are pruned', a
   sampler.prune(new Set(), new Set());
   t.true(kept > 0);
   t.is(sampler.size(), 0, 'nothing of c1, c2 or p1 is left');
-});
-
-test('handler probe: crun is not ready on a hybrid layout, with crun\'s version in the reason; ready on v2; runc everywhere', async (t) => {
-  const versions: string[] = [];
-  const runVersion = async (path: string) => {
-    versions.push(path);
-    return { code: 0, signal: null, stdout: 'crun version 1.8.1\ncommit: abc\n', stderr: '' };
-  };
-  const hybrid = handlerProbe('hybrid', runVersion);
-  t.regex(await hybrid.problem('/usr/bin/crun'), /^crun 1\.8\.1: cgroups in hybrid mode not supported/);
-  t.is(await hybrid.problem('/usr/bin/crun'), await hybrid.problem('/usr/bin/crun'));
-  t.deepEqual(versions, ['/usr/bin/crun'], 'probed once per binary');
-  t.is(await hybrid.problem('/usr/sbin/runc'), '');
-  t.is(await handlerProbe('v2', runVersion).problem('/usr/bin/crun'), '');
-  t.is(await handlerProbe('v1', runVersion).problem('/usr/bin/crun'), '');
 });
 
 test('oomKilled: the cgroup\'s OOM-kill count while it exists, else a rise of its parent\'s, else (systemd) the scope\'s Result', async (t) => {
