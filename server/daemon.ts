@@ -164,6 +164,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         });
         await rm(config.socket, { force: true });
         await rm(adminSocket, { force: true });
+        await images.close();
         db.close();
         log.info('berthd stopped; pods and containers keep running');
       })();
