@@ -27,7 +27,7 @@ import { cachedDirUsage } from '../hostutil/fs-usage.js';
 import { startAdminServer } from './admin.js';
 import { POD_CIDR_KEY } from './status/update-runtime-config.js';
 import { ContainerStore } from './container/store.js';
-import type { ContainerDeps } from './container/deps.js';
+import { readHostFacts, type ContainerDeps } from './container/deps.js';
 import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
@@ -100,6 +100,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     events: sandboxes.events,
     runtime,
     shims,
+    host: await readHostFacts(),
   };
   sandboxes.containers = podContainers(() => containers);
   const streaming = await StreamingServer.start(

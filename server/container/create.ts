@@ -2,17 +2,16 @@
 // read the image's users → OCI spec (pure, server/oci/spec.ts) → berth-shim mounts the
 // overlay rootfs, writes the bundle and starts conmon, which runs `runtime create` →
 // CONTAINER_CREATED. Any failure rolls back everything and forgets the record.
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { arch, hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { BerthError, failedPrecondition, internal, invalidArgument } from '../errors.js';
 import { newId } from '../ids.js';
 import { nowNs } from '../time.js';
 import { buildContainerSpec } from '../oci/spec.js';
-import { realHostPath, propagationLookup } from '../oci/host.js';
+import { readHostLookups } from '../oci/host.js';
 import { seccompChoice } from '../oci/seccomp.js';
-import { readHostDevice, readHostDevices } from '../oci/devices.js';
 import { stopSignal } from '../oci/process.js';
 import { containerCgroupPath, cgroupfsParent } from '../cgroups/paths.js';
 import type { OciImageConfig } from '../oci/types.js';
@@ -23,7 +22,7 @@ import { ShimDiedError } from '../runtime/shim-pool.js';
 import { readLayeredUserFiles } from './user-files.js';
 import { cleanupContainer } from './remove.js';
 import { containerEvent } from './status.js';
-import { BERTH_CGROUP_PARENT, containerPaths, hostFacts, type ContainerDeps } from './deps.js';
+import { BERTH_CGROUP_PARENT, containerPaths, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { CreateContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../../wire/cri/generated/runtime/v1/CreateContainerResponse.js';
@@ -73,7 +72,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
 
   const id = newId();
   const paths = containerPaths(deps.config, id);
-  const facts = hostFacts();
+  const facts = deps.host;
   const parent = sb.runtime.cgroup?.path || sb.config.linux?.cgroup_parent || BERTH_CGROUP_PARENT;
   const cgroupsPath = containerCgroupPath(parent, id);
   const imageConfig = (image.config.config ?? {}) as OciImageConfig;
@@ -129,7 +128,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       let localhostSeccompProfile: string | undefined;
       if (choice.kind === 'localhost') {
         try {
-          localhostSeccompProfile = readFileSync(choice.path, 'utf8');
+          localhostSeccompProfile = await readFile(choice.path, 'utf8');
         } catch (e) {
           throw invalidArgument(`cannot read seccomp profile ${choice.path}: ${(e as Error).message}`, e);
         }
@@ -143,6 +142,19 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
         if (target?.pid) targetPid = `/proc/${target.pid}/ns/pid`;
       }
       const privileged = sc?.privileged ?? false;
+      const podFiles = {
+        ...(sb.runtime.hostsPath ? { hostsPath: sb.runtime.hostsPath } : {}),
+        ...(sb.runtime.resolvConfPath ? { resolvConfPath: sb.runtime.resolvConfPath } : {}),
+        ...(sb.runtime.hostnamePath ? { hostnamePath: sb.runtime.hostnamePath } : {}),
+        ...(sb.runtime.shmPath ? { shmPath: sb.runtime.shmPath } : {}),
+      };
+      // Everything the pure spec generation will ask of the host, read beforehand.
+      const lookups = await readHostLookups({
+        hostPaths: [...config.mounts.map((m) => m.host_path), ...Object.values(podFiles), '/dev/shm'],
+        devicePaths: config.devices.map((d) => d.host_path),
+        propagation: needsPropagation,
+        privileged,
+      });
       const spec = buildContainerSpec({
         containerId: id,
         sandboxId,
@@ -161,26 +173,15 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
             ...(sb.runtime.init ? { podPid: sb.runtime.init.pidns } : {}),
             ...(targetPid ? { targetPid } : {}),
           },
-          podFiles: {
-            ...(sb.runtime.hostsPath ? { hostsPath: sb.runtime.hostsPath } : {}),
-            ...(sb.runtime.resolvConfPath ? { resolvConfPath: sb.runtime.resolvConfPath } : {}),
-            ...(sb.runtime.hostnamePath ? { hostnamePath: sb.runtime.hostnamePath } : {}),
-            ...(sb.runtime.shmPath ? { shmPath: sb.runtime.shmPath } : {}),
-          },
+          podFiles,
           passwd: users.passwd,
           group: users.group,
           minOomScoreAdj: facts.minOomScoreAdj,
           hostCapabilities: facts.capabilities,
-          ...(privileged ? { hostDevices: readHostDevices('/dev') } : {}),
-          deviceLookup: (p) => {
-            const d = readHostDevice(realHostPath(p), true);
-            return d ? [d] : readHostDevices(realHostPath(p));
-          },
+          ...lookups,
           ...(localhostSeccompProfile !== undefined ? { localhostSeccompProfile } : {}),
           arch: arch(),
           ...(facts.kernel ? { kernel: facts.kernel } : {}),
-          ...(needsPropagation ? { hostPropagation: propagationLookup(readFileSync('/proc/self/mountinfo', 'utf8')) } : {}),
-          resolveHostPath: realHostPath,
           nodeHostname: hostname(),
         },
       });

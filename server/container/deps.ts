@@ -1,8 +1,8 @@
 // What the container RPCs share: configuration, the container store and locks, the pod
 // sandboxes they live in, images (layer leases), the event bus, and facts about the host
-// read once.
+// read once, at start-up.
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import type { BerthConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -29,20 +29,17 @@ export interface HostFacts {
   cgroupMounts: string[];
 }
 
-let facts: HostFacts | undefined;
-export function hostFacts(): HostFacts {
-  if (!facts) {
-    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-    const kernel = parseKernelRelease(release());
-    facts = {
-      minOomScoreAdj: readMinOomScoreAdj(),
-      capabilities: effectiveCapabilitiesFromStatus(readFileSync('/proc/self/status', 'utf8')),
-      cgroupVersion: hostCgroupRoots().version,
-      ...(kernel ? { kernel } : {}),
-      cgroupMounts: [...new Set(parseMountInfo(mountinfo).filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2').map((m) => m.mountPoint))],
-    };
-  }
-  return facts;
+/** Reads the host facts; berthd does it once at start-up and hands them to the container RPCs. */
+export async function readHostFacts(): Promise<HostFacts> {
+  const [mountinfo, status, minOom] = await Promise.all([readFile('/proc/self/mountinfo', 'utf8'), readFile('/proc/self/status', 'utf8'), readMinOomScoreAdj()]);
+  const kernel = parseKernelRelease(release());
+  return {
+    minOomScoreAdj: minOom,
+    capabilities: effectiveCapabilitiesFromStatus(status),
+    cgroupVersion: hostCgroupRoots().version,
+    ...(kernel ? { kernel } : {}),
+    cgroupMounts: [...new Set(parseMountInfo(mountinfo).filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2').map((m) => m.mountPoint))],
+  };
 }
 
 export interface ContainerDeps {
@@ -57,6 +54,8 @@ export interface ContainerDeps {
   runtime: RuntimeClient;
   /** berth-shims that run creates. */
   shims: ShimPool;
+  /** Read once at start-up (readHostFacts). */
+  host: HostFacts;
 }
 
 /** Cgroup parent for pods without one: berth's own, removed again when empty. */
