@@ -33,12 +33,12 @@ export class UnpackThread {
       stdout: false,
       stderr: false,
     });
-    w.unref(); // an idle unpack thread never keeps berthd (or a test) alive
     w.on('message', (r: UnpackReply) => {
       const key = `${r.job}:${r.seq}`;
       const p = this.pending.get(key);
       if (!p) return;
       this.pending.delete(key);
+      if (this.pending.size === 0) w.unref();
       if (r.error) p.reject(errnoError(r.error));
       else if (r.skipped) p.reject(internal('unpack: batch skipped after an earlier failure'));
       else p.resolve();
@@ -52,6 +52,9 @@ export class UnpackThread {
     };
     w.on('error', (e) => fail(`failed: ${e.message}`));
     w.on('exit', (code) => fail(`exited with code ${code}`));
+    // Referenced only while batches are out: an idle unpack thread never keeps berthd (or a
+    // test) alive. Listeners first: adding a 'message' listener refs the worker again.
+    w.unref();
     return w;
   }
 
@@ -59,6 +62,7 @@ export class UnpackThread {
   post(b: UnpackBatch): Promise<void> {
     const w = (this.worker ??= this.start());
     return new Promise<void>((resolve, reject) => {
+      if (this.pending.size === 0) w.ref();
       this.pending.set(`${b.job}:${b.seq}`, { resolve, reject });
       w.postMessage(b, [b.data]);
     });
