@@ -1,8 +1,10 @@
 // berthd's side of the unpack thread (unpack-worker.ts): one worker for every unpack,
-// started at the first and kept until close(); a job per layer gathers its filesystem calls
-// into batches of up to 1 MiB of file data or 512 calls, posts them without waiting, and
-// waits only when it has four batches in flight (so a slow disk slows the download, not
-// the CRI calls), before a step the main thread does itself (mknod, setfattr) and at the end.
+// started at the first and kept while unpacks come (stopped after IDLE_MS without one: the
+// thread holds ~10 MiB, and a start costs ~90 ms of CPU once per burst of pulls, not per
+// layer). A job per layer gathers its filesystem calls into batches of up to 1 MiB of file
+// data or 512 calls, posts them without waiting, and waits only when it has four batches in
+// flight (so a slow disk slows the download, not the CRI calls), before a step the main
+// thread does itself (mknod, setfattr) and at the end.
 import { Worker } from 'node:worker_threads';
 import { internal } from '../errors.js';
 import type { UnpackBatch, UnpackJobEnd, UnpackOp, UnpackOpError, UnpackReply } from './unpack-worker.js';
@@ -10,6 +12,10 @@ import type { UnpackBatch, UnpackJobEnd, UnpackOp, UnpackOpError, UnpackReply } 
 const BATCH_BYTES = 1 << 20;
 const BATCH_OPS = 512;
 const MAX_IN_FLIGHT = 4;
+/** Batch buffers kept for reuse (the thread hands each back with its answer). */
+const SPARE_BUFFERS = 4;
+/** The thread stops after this long without an unpack. */
+export const IDLE_MS = 30_000;
 
 interface Pending {
   resolve: () => void;
@@ -24,7 +30,18 @@ function errnoError(e: UnpackOpError): Error {
 export class UnpackThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<string, Pending>();
+  private readonly spare: ArrayBuffer[] = [];
   private nextJob = 1;
+  private activeJobs = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly idleMs = IDLE_MS) {}
+
+  /** A 1 MiB batch buffer: a spare one, or a new one. */
+  buffer(): Buffer {
+    const ab = this.spare.pop();
+    return ab ? Buffer.from(ab) : Buffer.allocUnsafeSlow(BATCH_BYTES);
+  }
 
   private start(): Worker {
     const w = new Worker(new URL('./unpack-worker.js', import.meta.url), {
@@ -39,6 +56,7 @@ export class UnpackThread {
       if (!p) return;
       this.pending.delete(key);
       if (this.pending.size === 0) w.unref();
+      if (r.data.byteLength === BATCH_BYTES && this.spare.length < SPARE_BUFFERS) this.spare.push(r.data);
       if (r.error) p.reject(errnoError(r.error));
       else if (r.skipped) p.reject(internal('unpack: batch skipped after an earlier failure'));
       else p.resolve();
@@ -68,20 +86,43 @@ export class UnpackThread {
     });
   }
 
+  /** A batch buffer a job did not send. */
+  giveBack(ab: ArrayBuffer): void {
+    if (ab.byteLength === BATCH_BYTES && this.spare.length < SPARE_BUFFERS) this.spare.push(ab);
+  }
+
   end(job: number): void {
     this.worker?.postMessage({ kind: 'end', job } satisfies UnpackJobEnd);
+    if (--this.activeJobs > 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.activeJobs === 0 && this.pending.size === 0) void this.stop();
+    }, this.idleMs).unref();
   }
 
   /** A new job: the filesystem calls of one layer unpack, in order. */
   job(): UnpackJob {
+    clearTimeout(this.idleTimer);
+    this.activeJobs++;
     return new UnpackJob(this, this.nextJob++);
+  }
+
+  /** True while the thread runs (started by the first batch, stopped when idle or closed). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  private async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.spare.length = 0;
+    if (w) await w.terminate();
   }
 
   /** Stops the thread (berthd shutdown); unpacks still running fail. */
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
+    clearTimeout(this.idleTimer);
+    await this.stop();
     const err = internal('unpack thread closed');
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
@@ -95,7 +136,7 @@ export class UnpackThread {
  */
 export class UnpackJob {
   private ops: UnpackOp[] = [];
-  private data: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private data: Buffer;
   private used = 0;
   private seq = 0;
   private nextFd = 1;
@@ -105,7 +146,9 @@ export class UnpackJob {
   constructor(
     private readonly thread: UnpackThread,
     private readonly id: number,
-  ) {}
+  ) {
+    this.data = thread.buffer();
+  }
 
   /** Queues one call, sending the batch when it is full. */
   async call(op: UnpackOp): Promise<void> {
@@ -146,6 +189,9 @@ export class UnpackJob {
   /** Ends the job: waits for what was sent (never throws), and lets the thread forget it. */
   async end(): Promise<void> {
     this.ops = [];
+    if (this.used === 0 && this.data.length === BATCH_BYTES) this.thread.giveBack(this.data.buffer as ArrayBuffer);
+    this.data = Buffer.alloc(0);
+    this.used = 0;
     await Promise.allSettled(this.inFlight);
     this.inFlight = [];
     this.thread.end(this.id);
@@ -163,7 +209,7 @@ export class UnpackJob {
       this.inFlight.push(done);
       this.ops = [];
       if (this.used > 0) {
-        this.data = Buffer.allocUnsafeSlow(BATCH_BYTES);
+        this.data = this.thread.buffer();
         this.used = 0;
       }
     }

@@ -1,5 +1,5 @@
-// The unpack thread: a worker that lives as long as berthd (started at the first unpack) and
-// makes every filesystem call of every layer unpack — mkdir, create and write, symlink,
+// The unpack thread: one worker for all of berthd's unpacks (started at the first, kept
+// while unpacks come, see unpack-thread.ts) that makes every filesystem call of every layer unpack — mkdir, create and write, symlink,
 // link, chown, chmod, times, rm — with synchronous syscalls, in the order berthd sent them.
 //
 // Why a thread and why synchronous: through libuv's thread pool each of those calls costs a
@@ -9,12 +9,14 @@
 // they block only this thread. The main thread still parses the tar, hashes and checks
 // every path (layer-unpack.ts); this thread only executes. An earlier attempt moved
 // decompression and hashing into per-layer workers and was dropped (a worker costs ~90 ms
-// of CPU to start and holds its own V8 heap): this one is started once, holds no layer
-// data beyond the batches in flight, and its heap stays small (resourceLimits below).
+// of CPU to start and holds its own V8 heap): this one starts once per burst of pulls, not
+// per layer, holds no layer data beyond the batches in flight (their buffers go back and
+// forth), and its heap stays small (resourceLimits in unpack-thread.ts): ~10 MiB of RSS.
 //
 // Protocol: the main thread posts batches {job, seq, ops, data}; `data` is an ArrayBuffer
 // transferred with the message holding the file bytes the ops point into. Each batch is
-// answered {job, seq} or {job, seq, error}. After a job's first failure its later batches
+// answered {job, seq, data} or {job, seq, data, error}, the buffer transferred back to be
+// filled again: buffers go round instead of piling up here until this small heap collects. After a job's first failure its later batches
 // are skipped (answered with `skipped`) until its `end`, which also closes files the job
 // left open.
 import { chmodSync, closeSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
@@ -60,6 +62,8 @@ export interface UnpackOpError {
 export interface UnpackReply {
   job: number;
   seq: number;
+  /** The batch's buffer, transferred back for the next batch (empty when the batch had none). */
+  data: ArrayBuffer;
   error?: UnpackOpError;
   /** Not run: an earlier batch of the job failed. */
   skipped?: boolean;
@@ -159,16 +163,14 @@ if (port) {
       endJob(m.job);
       return;
     }
-    if (failed.has(m.job)) {
-      port.postMessage({ job: m.job, seq: m.seq, skipped: true } satisfies UnpackReply);
-      return;
-    }
+    const reply = (r: Omit<UnpackReply, 'job' | 'seq' | 'data'>) => port.postMessage({ job: m.job, seq: m.seq, data: m.data, ...r } satisfies UnpackReply, [m.data]);
+    if (failed.has(m.job)) return reply({ skipped: true });
     try {
       applyOps(m.job, m.ops, Buffer.from(m.data));
-      port.postMessage({ job: m.job, seq: m.seq } satisfies UnpackReply);
+      reply({});
     } catch (e) {
       failed.add(m.job);
-      port.postMessage({ job: m.job, seq: m.seq, error: asData(e) } satisfies UnpackReply);
+      reply({ error: asData(e) });
     }
   });
 }

@@ -2,7 +2,8 @@
 // it, without root: files small and large (spanning batches), many entries (more calls than
 // one batch), directories, symlinks and hard links land with their bytes, modes and times;
 // a failing call surfaces as an errno error with its code, the job's later calls never run,
-// and the thread serves the next job; close() stops it and a later job starts a new one.
+// and the thread serves the next job; close() or idleness stops it and a later job starts a
+// new one.
 import test from 'ava';
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,4 +95,23 @@ test('an unpack that fails midway leaves nothing running, and close() then a new
   const dest2 = tempDir(t);
   await unpackLayer({ tar: chunked(again), dest: dest2, thread });
   t.is(readFileSync(join(dest2, 'b'), 'utf8'), 'b');
+});
+
+test('an idle thread stops, and the next job starts it again', async (t) => {
+  const dir = tempDir(t);
+  const thread = new UnpackThread(50);
+  t.teardown(() => thread.close());
+  const once = async (name: string) => {
+    const job = thread.job();
+    await job.call({ op: 'mkdir', path: join(dir, name), mode: 0o755 });
+    await job.flush();
+    await job.end();
+  };
+  await once('a');
+  t.true(thread.running);
+  const deadline = Date.now() + 10_000;
+  while (thread.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.false(thread.running, 'stopped after its idle time');
+  await once('b');
+  t.true(existsSync(join(dir, 'b')));
 });
