@@ -122,17 +122,8 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     try {
       const leased = deps.images.leaseLayers(id, image.id);
       const layersTopFirst = leased.layers.map((l) => l.path).reverse();
-      const users = await readLayeredUserFiles(layersTopFirst);
       const sc = config.linux?.security_context ?? null;
       const choice = seccompChoice(sc ? { seccomp: sc.seccomp, seccomp_profile_path: sc.seccomp_profile_path, privileged: sc.privileged } : null);
-      let localhostSeccompProfile: string | undefined;
-      if (choice.kind === 'localhost') {
-        try {
-          localhostSeccompProfile = await readFile(choice.path, 'utf8');
-        } catch (e) {
-          throw invalidArgument(`cannot read seccomp profile ${choice.path}: ${(e as Error).message}`, e);
-        }
-      }
       const needsPropagation = config.mounts.some((m) => m.propagation !== 'PROPAGATION_PRIVATE');
       const ns = sb.runtime.namespaces;
       const targetId = (sc?.namespace_options ?? sb.config.linux?.security_context?.namespace_options)?.target_id;
@@ -148,13 +139,28 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
         ...(sb.runtime.hostnamePath ? { hostnamePath: sb.runtime.hostnamePath } : {}),
         ...(sb.runtime.shmPath ? { shmPath: sb.runtime.shmPath } : {}),
       };
-      // Everything the pure spec generation will ask of the host, read beforehand.
-      const lookups = await readHostLookups({
-        hostPaths: [...config.mounts.map((m) => m.host_path), ...Object.values(podFiles), '/dev/shm'],
-        devicePaths: config.devices.map((d) => d.host_path),
-        propagation: needsPropagation,
-        privileged,
-      });
+      // Everything the pure spec generation will take from the image and the host, read side
+      // by side beforehand; failures are reported in this order, whichever came first.
+      const [usersRead, seccompRead, lookupsRead] = await Promise.allSettled([
+        readLayeredUserFiles(layersTopFirst),
+        choice.kind === 'localhost'
+          ? readFile(choice.path, 'utf8').catch((e: unknown) => {
+              throw invalidArgument(`cannot read seccomp profile ${choice.path}: ${(e as Error).message}`, e);
+            })
+          : Promise.resolve(undefined),
+        readHostLookups({
+          hostPaths: [...config.mounts.map((m) => m.host_path), ...Object.values(podFiles), '/dev/shm'],
+          devicePaths: config.devices.map((d) => d.host_path),
+          propagation: needsPropagation,
+          privileged,
+        }),
+      ]);
+      if (usersRead.status === 'rejected') throw usersRead.reason;
+      if (seccompRead.status === 'rejected') throw seccompRead.reason;
+      if (lookupsRead.status === 'rejected') throw lookupsRead.reason;
+      const users = usersRead.value;
+      const localhostSeccompProfile = seccompRead.value;
+      const lookups = lookupsRead.value;
       const spec = buildContainerSpec({
         containerId: id,
         sandboxId,
