@@ -1,9 +1,8 @@
-// Keeps synchronous I/O off berthd's request paths: every `…Sync(` call of node:fs or
-// node:child_process in what berthd runs — server/, and hostutil/ and wire/ which it shares
-// with the suite — (named imports, aliases, namespace and default imports)
-// must be listed below with why it may block — start-up only, or the unpack thread — and
-// every listed call must still exist, so the list shrinks with the code. Parses the
-// TypeScript sources (the compiled files lose nothing it needs, but sources name the lines).
+// Keeps synchronous I/O off berthd's request paths. Every `…Sync(` call of node:fs or
+// node:child_process in the code berthd runs (server/, and the hostutil/ and wire/ it shares
+// with the suite), through named, aliased, namespace or default imports, must be listed
+// below with why it may block (start-up only, or the unpack thread); every listed call must
+// still exist, so the list shrinks with the code. The TypeScript sources are parsed.
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
