@@ -9,11 +9,11 @@ import { Worker } from 'node:worker_threads';
 import { internal } from '../errors.js';
 import type { UnpackBatch, UnpackJobEnd, UnpackOp, UnpackOpError, UnpackReply } from './unpack-worker.js';
 
-const BATCH_BYTES = 1 << 20;
-const BATCH_OPS = 512;
-const MAX_IN_FLIGHT = 4;
+const BATCH_BYTES = 128 << 10;
+const BATCH_OPS = 64;
+const MAX_IN_FLIGHT = 8;
 /** Batch buffers kept for reuse (the thread hands each back with its answer). */
-const SPARE_BUFFERS = 4;
+const SPARE_BUFFERS = 8;
 /** The thread stops after this long without an unpack. */
 export const IDLE_MS = 30_000;
 
@@ -46,7 +46,7 @@ export class UnpackThread {
   private start(): Worker {
     const w = new Worker(new URL('./unpack-worker.js', import.meta.url), {
       // It holds a few batches and no layer data of its own: a small heap is plenty.
-      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1 },
       stdout: false,
       stderr: false,
     });
