@@ -1,10 +1,12 @@
 // berthd's side of the unpack thread (unpack-worker.ts): one worker for every unpack,
 // started at the first and kept while unpacks come (stopped after IDLE_MS without one: the
 // thread holds ~10 MiB, and a start costs ~90 ms of CPU once per burst of pulls, not per
-// layer). A job per layer gathers its filesystem calls into batches of up to 1 MiB of file
-// data or 512 calls, posts them without waiting, and waits only when it has four batches in
-// flight (so a slow disk slows the download, not the CRI calls), before a step the main
-// thread does itself (mknod, setfattr) and at the end.
+// layer). A job per layer gathers its filesystem calls into batches of up to 128 KiB of
+// file data or 64 calls, posts them without waiting, and waits only when it has eight
+// batches in flight (so a slow disk slows the download, not the CRI calls), before a step
+// the main thread does itself (mknod, setfattr) and at the end. Batches stay small so their
+// call objects die young: 512 calls per batch lived long enough to be promoted into
+// berthd's old generation, which grows to 64 MB before it is collected (node-flags.ts).
 import { Worker } from 'node:worker_threads';
 import { internal } from '../errors.js';
 import type { UnpackBatch, UnpackJobEnd, UnpackOp, UnpackOpError, UnpackReply } from './unpack-worker.js';
