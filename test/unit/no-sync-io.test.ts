@@ -30,10 +30,6 @@ const ALLOWED: Record<string, { calls: string[]; why: string }> = {
     why: 'the unpack thread: blocks only itself, never the event loop',
   },
   'server/sandbox/pod-cgroup.ts': { calls: ['readFileSync'], why: 'mountinfo, once per process at start-up (daemon.ts hostCgroupRoots); the cgroup manager rebuild (helper cgroups) replaces it' },
-  'server/container/handlers.ts': {
-    calls: ['readFileSync'],
-    why: 'PENDING (helper cgroups: the host layout detected once, at start-up): mountinfo read at the first CreateContainer, then cached',
-  },
   'server/container/create.ts': {
     calls: ['existsSync'],
     why: 'PENDING (helper cgroups replaces missingCgroupDirs): cgroup directories checked on CreateContainer',
