@@ -30,7 +30,7 @@ import { cachedDirUsage } from '../hostutil/fs-usage.js';
 import { startAdminServer } from './admin.js';
 import { POD_CIDR_KEY } from './status/update-runtime-config.js';
 import { ContainerStore } from './container/store.js';
-import type { ContainerDeps } from './container/deps.js';
+import { readHostFacts, type ContainerDeps } from './container/deps.js';
 import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
@@ -108,6 +108,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     runtime,
     shims,
     stats: createStatsSampler(cgroups),
+    host: await readHostFacts(),
   };
   sandboxes.containers = podContainers(() => containers);
   const streaming = await StreamingServer.start(
@@ -172,6 +173,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         });
         await rm(config.socket, { force: true });
         await rm(adminSocket, { force: true });
+        await images.close();
         db.close();
         log.info('berthd stopped; pods and containers keep running');
       })();

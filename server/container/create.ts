@@ -2,17 +2,15 @@
 // read the image's users → OCI spec (pure, server/oci/spec.ts) → berth-shim mounts the
 // overlay rootfs, writes the bundle and starts conmon, which runs `runtime create` →
 // CONTAINER_CREATED. Any failure rolls back everything and forgets the record.
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { arch, hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { BerthError, failedPrecondition, internal, invalidArgument } from '../errors.js';
 import { newId } from '../ids.js';
 import { nowNs } from '../time.js';
 import { buildContainerSpec } from '../oci/spec.js';
-import { realHostPath, propagationLookup } from '../oci/host.js';
+import { readHostLookups } from '../oci/host.js';
 import { seccompChoice } from '../oci/seccomp.js';
-import { readHostDevice, readHostDevices } from '../oci/devices.js';
 import { stopSignal } from '../oci/process.js';
 import type { OciImageConfig } from '../oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
@@ -22,7 +20,7 @@ import { ShimDiedError } from '../runtime/shim-pool.js';
 import { readLayeredUserFiles } from './user-files.js';
 import { cleanupContainer } from './remove.js';
 import { containerEvent } from './status.js';
-import { containerPaths, hostFacts, type ContainerDeps } from './deps.js';
+import { containerPaths, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { CreateContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../../wire/cri/generated/runtime/v1/CreateContainerResponse.js';
@@ -58,7 +56,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
 
   const id = newId();
   const paths = containerPaths(deps.config, id);
-  const facts = hostFacts();
+  const facts = deps.host;
   // The cgroup manager places the container (under the pod's cgroup or slice, or berth's default).
   const cgroups = deps.sandboxes.cgroups;
   const placement = await cgroups.containerCgroup(sb.runtime.cgroup, id);
@@ -110,17 +108,8 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     try {
       const leased = deps.images.leaseLayers(id, image.id);
       const layersTopFirst = leased.layers.map((l) => l.path).reverse();
-      const users = await readLayeredUserFiles(layersTopFirst);
       const sc = config.linux?.security_context ?? null;
       const choice = seccompChoice(sc ? { seccomp: sc.seccomp, seccomp_profile_path: sc.seccomp_profile_path, privileged: sc.privileged } : null);
-      let localhostSeccompProfile: string | undefined;
-      if (choice.kind === 'localhost') {
-        try {
-          localhostSeccompProfile = readFileSync(choice.path, 'utf8');
-        } catch (e) {
-          throw invalidArgument(`cannot read seccomp profile ${choice.path}: ${(e as Error).message}`, e);
-        }
-      }
       const needsPropagation = config.mounts.some((m) => m.propagation !== 'PROPAGATION_PRIVATE');
       const ns = sb.runtime.namespaces;
       const targetId = (sc?.namespace_options ?? sb.config.linux?.security_context?.namespace_options)?.target_id;
@@ -130,6 +119,34 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
         if (target?.pid) targetPid = `/proc/${target.pid}/ns/pid`;
       }
       const privileged = sc?.privileged ?? false;
+      const podFiles = {
+        ...(sb.runtime.hostsPath ? { hostsPath: sb.runtime.hostsPath } : {}),
+        ...(sb.runtime.resolvConfPath ? { resolvConfPath: sb.runtime.resolvConfPath } : {}),
+        ...(sb.runtime.hostnamePath ? { hostnamePath: sb.runtime.hostnamePath } : {}),
+        ...(sb.runtime.shmPath ? { shmPath: sb.runtime.shmPath } : {}),
+      };
+      // Everything the pure spec generation will take from the image and the host, read side
+      // by side beforehand; failures are reported in this order, whichever came first.
+      const [usersRead, seccompRead, lookupsRead] = await Promise.allSettled([
+        readLayeredUserFiles(layersTopFirst),
+        choice.kind === 'localhost'
+          ? readFile(choice.path, 'utf8').catch((e: unknown) => {
+              throw invalidArgument(`cannot read seccomp profile ${choice.path}: ${(e as Error).message}`, e);
+            })
+          : Promise.resolve(undefined),
+        readHostLookups({
+          hostPaths: [...config.mounts.map((m) => m.host_path), ...Object.values(podFiles), '/dev/shm'],
+          devicePaths: config.devices.map((d) => d.host_path),
+          propagation: needsPropagation,
+          privileged,
+        }),
+      ]);
+      if (usersRead.status === 'rejected') throw usersRead.reason;
+      if (seccompRead.status === 'rejected') throw seccompRead.reason;
+      if (lookupsRead.status === 'rejected') throw lookupsRead.reason;
+      const users = usersRead.value;
+      const localhostSeccompProfile = seccompRead.value;
+      const lookups = lookupsRead.value;
       const spec = buildContainerSpec({
         containerId: id,
         sandboxId,
@@ -148,26 +165,15 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
             ...(sb.runtime.init ? { podPid: sb.runtime.init.pidns } : {}),
             ...(targetPid ? { targetPid } : {}),
           },
-          podFiles: {
-            ...(sb.runtime.hostsPath ? { hostsPath: sb.runtime.hostsPath } : {}),
-            ...(sb.runtime.resolvConfPath ? { resolvConfPath: sb.runtime.resolvConfPath } : {}),
-            ...(sb.runtime.hostnamePath ? { hostnamePath: sb.runtime.hostnamePath } : {}),
-            ...(sb.runtime.shmPath ? { shmPath: sb.runtime.shmPath } : {}),
-          },
+          podFiles,
           passwd: users.passwd,
           group: users.group,
           minOomScoreAdj: facts.minOomScoreAdj,
           hostCapabilities: facts.capabilities,
-          ...(privileged ? { hostDevices: readHostDevices('/dev') } : {}),
-          deviceLookup: (p) => {
-            const d = readHostDevice(realHostPath(p), true);
-            return d ? [d] : readHostDevices(realHostPath(p));
-          },
+          ...lookups,
           ...(localhostSeccompProfile !== undefined ? { localhostSeccompProfile } : {}),
           arch: arch(),
           ...(facts.kernel ? { kernel: facts.kernel } : {}),
-          ...(needsPropagation ? { hostPropagation: propagationLookup(readFileSync('/proc/self/mountinfo', 'utf8')) } : {}),
-          resolveHostPath: realHostPath,
           nodeHostname: hostname(),
         },
       });

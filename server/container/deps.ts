@@ -2,7 +2,7 @@
 // sandboxes they live in (and through them the cgroup manager), images (layer leases), the
 // event bus, and facts about the host read once.
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import type { BerthConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -25,17 +25,15 @@ export interface HostFacts {
   kernel?: readonly [number, number];
 }
 
-let facts: HostFacts | undefined;
-export function hostFacts(): HostFacts {
-  if (!facts) {
-    const kernel = parseKernelRelease(release());
-    facts = {
-      minOomScoreAdj: readMinOomScoreAdj(),
-      capabilities: effectiveCapabilitiesFromStatus(readFileSync('/proc/self/status', 'utf8')),
-      ...(kernel ? { kernel } : {}),
-    };
-  }
-  return facts;
+/** Reads the host facts; berthd does it once at start-up and hands them to the container RPCs. */
+export async function readHostFacts(): Promise<HostFacts> {
+  const [status, minOom] = await Promise.all([readFile('/proc/self/status', 'utf8'), readMinOomScoreAdj()]);
+  const kernel = parseKernelRelease(release());
+  return {
+    minOomScoreAdj: minOom,
+    capabilities: effectiveCapabilitiesFromStatus(status),
+    ...(kernel ? { kernel } : {}),
+  };
 }
 
 export interface ContainerDeps {
@@ -52,6 +50,8 @@ export interface ContainerDeps {
   shims: ShimPool;
   /** CPU-rate and writable-layer samples behind the stats RPCs. */
   stats: StatsSampler;
+  /** Read once at start-up (readHostFacts). */
+  host: HostFacts;
 }
 
 export function containerPaths(config: BerthConfig, id: string): ContainerPaths {

@@ -97,6 +97,11 @@ export class ImageManager {
     return m;
   }
 
+  /** Stops the unpack thread; pulls still running fail. */
+  close(): Promise<void> {
+    return this.ctx.layers.close();
+  }
+
   get root(): string {
     return this.ctx.root;
   }

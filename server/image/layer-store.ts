@@ -11,10 +11,13 @@ import { openDecompressed, type DecompressedStream } from './decompress.js';
 import { digestHex } from './digest.js';
 import { abortError } from './http.js';
 import { unpackLayer, type UnpackResult, type UnpackTools } from './layer-unpack.js';
+import { UnpackThread } from './unpack-thread.js';
 
 export class LayerStore {
   readonly layersDir: string;
   readonly ingestDir: string;
+  /** Makes the filesystem calls of every unpack (started at the first, kept until close). */
+  private readonly thread = new UnpackThread();
 
   constructor(
     readonly root: string,
@@ -67,7 +70,7 @@ export class LayerStore {
     let src: DecompressedStream | undefined;
     try {
       src = await open();
-      const res = await unpackLayer({ tar: src.chunks, dest: tmp, signal, ...(this.tools ? { tools: this.tools } : {}) });
+      const res = await unpackLayer({ tar: src.chunks, dest: tmp, signal, thread: this.thread, ...(this.tools ? { tools: this.tools } : {}) });
       await src.finished();
       if (res.diffId !== diffId) throw failedPrecondition(`layer ${diffId}: uncompressed content has digest ${res.diffId} (corrupt layer or wrong diff_ids in the image config)`);
       // The layer's record will say it is complete: make that true across a power cut
@@ -89,6 +92,11 @@ export class LayerStore {
       if (signal.aborted) throw abortError(signal);
       throw storageError(e, `unpacking layer ${diffId}`);
     }
+  }
+
+  /** Stops the unpack thread (berthd shutdown). */
+  close(): Promise<void> {
+    return this.thread.close();
   }
 
   async delete(chainId: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Device nodes and devices-cgroup rules: CRI devices for ordinary containers, every host
 // device for privileged ones. The conversion is pure; `readHostDevices` is the small reader
-// that stats /dev for it.
-import { lstatSync, readdirSync, statSync } from 'node:fs';
+// that stats /dev for it (asynchronously: CreateContainer runs it before the pure part).
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import type { OciDevice, OciDeviceCgroup } from './types.js';
@@ -101,8 +101,8 @@ const S_IFBLK = 0o060000n;
  * The device node at `path`, or undefined when it is not a character or block device.
  * `follow` resolves a symlink to the node it names (/dev/disk/by-id/… style paths).
  */
-export function readHostDevice(path: string, follow = false): HostDevice | undefined {
-  const st = follow ? statSync(path, { bigint: true }) : lstatSync(path, { bigint: true });
+export async function readHostDevice(path: string, follow = false): Promise<HostDevice | undefined> {
+  const st = follow ? await stat(path, { bigint: true }) : await lstat(path, { bigint: true });
   const fmt = st.mode & S_IFMT;
   if (fmt !== S_IFCHR && fmt !== S_IFBLK) return undefined;
   return {
@@ -123,32 +123,31 @@ const SKIP_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', 
  * Every device node at or under `path` (symlinks to devices followed at the top level only, as
  * containerd does). A missing path is the caller's error and says so.
  */
-export function readHostDevices(path: string): HostDevice[] {
+export async function readHostDevices(path: string): Promise<HostDevice[]> {
   let st;
   try {
-    st = statSync(path);
+    st = await stat(path);
   } catch (err) {
     throw invalidArgument(`device ${path} does not exist on the host`, err);
   }
   if (!st.isDirectory()) {
-    const d = readHostDevice(path, true);
+    const d = await readHostDevice(path, true);
     if (!d) throw invalidArgument(`${path} is not a device node`);
     return [d];
   }
-  const out: HostDevice[] = [];
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    const full = join(path, entry.name);
-    if (entry.isDirectory()) {
-      if (!SKIP_DIRS.has(entry.name)) out.push(...readHostDevices(full));
-      continue;
-    }
-    if (entry.name === 'console') continue;
-    try {
-      const d = readHostDevice(full);
-      if (d) out.push(d);
-    } catch {
-      // A node that vanished while we walked /dev is not ours to report.
-    }
-  }
-  return out;
+  // Entries are read side by side and kept in directory order.
+  const found = await Promise.all(
+    (await readdir(path, { withFileTypes: true })).map(async (entry): Promise<HostDevice[]> => {
+      const full = join(path, entry.name);
+      if (entry.name === 'console' || (entry.isDirectory() && SKIP_DIRS.has(entry.name))) return [];
+      try {
+        if (entry.isDirectory()) return await readHostDevices(full);
+        const d = await readHostDevice(full);
+        return d ? [d] : [];
+      } catch {
+        return []; // a node or directory that vanished while we walked /dev is not ours to report
+      }
+    }),
+  );
+  return found.flat();
 }

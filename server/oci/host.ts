@@ -1,10 +1,11 @@
-// Small readers that gather, from the host and the image rootfs, the facts buildContainerSpec
-// takes as arguments. Each does one read; the interpretation is a pure function beside it.
-import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { posix } from 'node:path';
-import { invalidArgument } from '../errors.js';
+// Small readers that gather, from the host, the facts buildContainerSpec takes as arguments.
+// Each reads asynchronously (CreateContainer must not stall berthd's event loop); what they
+// read is handed to the pure spec generation as data, or as lookups over data already read.
+import { readFile, realpath } from 'node:fs/promises';
+import { invalidArgument, internal } from '../errors.js';
 import { mountOf, parseMountInfo, propagationOf, type Propagation } from '../../hostutil/mountinfo.js';
 import { effectiveCapabilitiesFromStatus } from './capabilities.js';
+import { readHostDevice, readHostDevices, type DeviceLookup, type HostDevice } from './devices.js';
 
 /**
  * The lowest oom_score_adj we may give a child. Without CAP_SYS_RESOURCE the kernel refuses
@@ -15,9 +16,9 @@ export function minOomScoreAdj(capabilities: readonly string[], ownOomScoreAdj: 
 }
 
 /** minOomScoreAdj for this process, read from /proc/self. */
-export function readMinOomScoreAdj(procSelf = '/proc/self'): number {
-  const caps = effectiveCapabilitiesFromStatus(readFileSync(`${procSelf}/status`, 'utf8'));
-  const own = Number(readFileSync(`${procSelf}/oom_score_adj`, 'utf8').trim());
+export async function readMinOomScoreAdj(procSelf = '/proc/self'): Promise<number> {
+  const caps = effectiveCapabilitiesFromStatus(await readFile(`${procSelf}/status`, 'utf8'));
+  const own = Number((await readFile(`${procSelf}/oom_score_adj`, 'utf8')).trim());
   return minOomScoreAdj(caps, Number.isInteger(own) ? own : 0);
 }
 
@@ -28,9 +29,9 @@ export function parseKernelRelease(release: string): [number, number] | undefine
 }
 
 /** A host path for a bind mount: symlinks resolved; a missing path is the request's error. */
-export function realHostPath(path: string): string {
+export async function realHostPath(path: string): Promise<string> {
   try {
-    return realpathSync(path);
+    return await realpath(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw invalidArgument(`host path ${path} does not exist`, err);
     throw err;
@@ -46,53 +47,74 @@ export function propagationLookup(mountinfoText: string): (hostPath: string) => 
   };
 }
 
-/**
- * `path` resolved inside `root` as if root were "/": symlinks (absolute or relative) never
- * leave it. An image's /etc/passwd may be a symlink, and it must not lead us to the host's.
- */
-export function resolveInRoot(root: string, path: string): string {
-  let pending = posix.normalize(`/${path}`).split('/').filter((p) => p !== '');
-  const done: string[] = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift() as string;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    if (part === '.') continue;
-    const full = posix.join(root, ...done, part);
-    let isLink = false;
-    try {
-      isLink = lstatSync(full).isSymbolicLink();
-    } catch {
-      // A missing component ends the walk; the caller's read reports it.
-    }
-    if (!isLink) {
-      done.push(part);
-      continue;
-    }
-    if (++links > 40) throw invalidArgument(`too many symbolic links resolving ${path} in the image`);
-    const target = readlinkSync(full);
-    const targetParts = target.split('/').filter((p) => p !== '');
-    if (target.startsWith('/')) done.length = 0;
-    pending = [...targetParts, ...pending];
-  }
-  return posix.join(root, ...done);
-}
+/** What a lookup found, or the error it met: thrown when the spec asks, so errors keep their order. */
+type Found<T> = { value: T } | { error: unknown };
 
-/** A file of the image rootfs, or null when it does not exist. */
-export function readImageFile(rootfs: string, path: string): string | null {
+async function settle<T>(p: Promise<T>): Promise<Found<T>> {
   try {
-    return readFileSync(resolveInRoot(rootfs, path), 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
+    return { value: await p };
+  } catch (error) {
+    return { error };
   }
 }
 
-/** The image's /etc/passwd and /etc/group, for SpecHostOptions.passwd/group. */
-export function readImageUserFiles(rootfs: string): { passwd: string | null; group: string | null } {
-  return { passwd: readImageFile(rootfs, '/etc/passwd'), group: readImageFile(rootfs, '/etc/group') };
+/** A synchronous lookup over answers read beforehand; a question not asked then is a bug. */
+function lookupOver<T>(what: string, answers: ReadonlyMap<string, Found<T>>): (key: string) => T {
+  return (key) => {
+    const a = answers.get(key);
+    if (!a) throw internal(`${what} ${key} was not read before the spec was generated`);
+    if ('error' in a) throw a.error;
+    return a.value;
+  };
+}
+
+/** The lookups SpecHostOptions takes (resolveHostPath, deviceLookup, hostPropagation, hostDevices). */
+export interface HostLookups {
+  resolveHostPath: (hostPath: string) => string;
+  deviceLookup: DeviceLookup;
+  hostPropagation?: (hostPath: string) => Propagation;
+  hostDevices?: HostDevice[];
+}
+
+export interface HostLookupRequest {
+  /** Host paths the spec will bind-mount (CRI mounts and the pod's files). */
+  hostPaths: Iterable<string>;
+  /** Host paths of CRI devices. */
+  devicePaths: Iterable<string>;
+  /** Read mountinfo for the propagation of mount sources. */
+  propagation: boolean;
+  /** Read every device of the host (privileged containers). */
+  privileged: boolean;
+  /** Defaults: /proc/self/mountinfo and /dev. */
+  mountinfoFile?: string;
+  devDir?: string;
+}
+
+/** A CRI device's host nodes: the node itself (symlinks followed) or every node under a directory. */
+async function lookupDevice(hostPath: string): Promise<HostDevice[]> {
+  const real = await realHostPath(hostPath);
+  const d = await readHostDevice(real, true);
+  return d ? [d] : readHostDevices(real);
+}
+
+/**
+ * Reads, side by side, everything the spec will ask of the host for one container, and
+ * returns it as synchronous lookups over what was read. Errors (a missing host path, a
+ * device that is not one) are kept and thrown when the spec asks, where it asked before.
+ */
+export async function readHostLookups(req: HostLookupRequest): Promise<HostLookups> {
+  const hostPaths = [...new Set(req.hostPaths)].filter((p) => p !== '');
+  const devicePaths = [...new Set(req.devicePaths)].filter((p) => p !== '');
+  const [paths, devices, mountinfo, hostDevices] = await Promise.all([
+    Promise.all(hostPaths.map(async (p) => [p, await settle(realHostPath(p))] as const)),
+    Promise.all(devicePaths.map(async (p) => [p, await settle(lookupDevice(p))] as const)),
+    req.propagation ? readFile(req.mountinfoFile ?? '/proc/self/mountinfo', 'utf8') : undefined,
+    req.privileged ? readHostDevices(req.devDir ?? '/dev') : undefined,
+  ]);
+  return {
+    resolveHostPath: lookupOver('host path', new Map(paths)),
+    deviceLookup: lookupOver('device', new Map(devices)),
+    ...(mountinfo !== undefined ? { hostPropagation: propagationLookup(mountinfo) } : {}),
+    ...(hostDevices ? { hostDevices } : {}),
+  };
 }
