@@ -62,7 +62,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   await mkdir(config.state, { recursive: true, mode: 0o711 });
   await prepareSocketPath(config.socket);
 
-  const db = openDatabase(join(config.root, 'meta.db'));
+  const db = openDatabase(join(config.root, 'meta.db'), { onNewerStore: (msg, fields) => log.warn(msg, fields) });
   const settings = new SettingsStore(db);
   const sandboxes: SandboxDeps = {
     config,
