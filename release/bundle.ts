@@ -1,0 +1,342 @@
+// The release bundle: everything a node needs to run berth, under one top directory
+// `berth-<version>/` that `berth node install` copies to /opt/berth/<version> (with
+// /opt/berth/current pointing at it). Nothing in it points back into the build tree:
+//
+//   bin/berthd bin/berth bin/berth-shim   sh launchers: the bundled Node on the bundled build
+//   lib/{server,shim,cli,metrics}/        the compiled code (no tests, conformance, bench)
+//   proto/runtime/v1/api.proto            the CRI proto, loaded at run time (server/cri/proto.ts)
+//   node_modules/                         production dependencies only, native addons built
+//                                         for the bundled Node, sources and other platforms pruned
+//   node/bin/node node/LICENSE            the Node 20 runtime this build ran on, and its licence
+//   package.json                          name, version, "type": "module"
+//   systemd/berth.service                 the unit (taken from the repo at build time)
+//   etc/berth/config.toml                 `berthd --print-config` (the embedded defaults)
+//   etc/cni/net.d/10-berth.conflist       `berth cni default`
+//   debs/                                 (--with-debs) Debian packages for air-gapped nodes
+//   VERSION                               the version, one line
+//   berth-release.json                    version, arch, protocols, store schema, and the
+//                                         sha256, size and mode of every other file
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import { BERTHD_NODE_FLAGS } from '../server/node-flags.js';
+import { SHIM_PROTOCOL } from '../shim/job.js';
+import { ADMIN_PROTOCOL } from '../server/admin-protocol.js';
+import { migrations, minReaderSchema } from '../server/store/migrations.js';
+
+/** The file at the bundle's top that describes it (read by `berth node install`). */
+export const RELEASE_FILE = 'berth-release.json';
+/** Where the unit lives in the repository (issue 12 item 1 owns its content). */
+export const UNIT_SOURCE = 'packaging/systemd/berth.service';
+
+export interface ReleaseFileEntry {
+  path: string;
+  sha256: string;
+  size: number;
+  mode: number;
+}
+
+export interface ReleaseInfo {
+  name: 'berth';
+  version: string;
+  arch: string;
+  node: string;
+  protocols: { shim: number; admin: number };
+  store: { schema: number; minReader: number };
+  commit: string;
+  debs: string[];
+  files: ReleaseFileEntry[];
+}
+
+export interface BundleOptions {
+  /** The repository checkout (package.json, proto/, packaging/, node_modules/). */
+  repo: string;
+  /** The compiled tree (`npm run build` output). */
+  dist: string;
+  outDir: string;
+  version?: string;
+  /** The unit file; default <repo>/packaging/systemd/berth.service. */
+  unit?: string;
+  withDebs?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface BundleResult {
+  tarball: string;
+  sha256File: string;
+  sha256: string;
+  /** The staged top directory (removed unless keepStage). */
+  stage: string;
+  info: ReleaseInfo;
+  bytes: { tarball: number; unpacked: number; node: number; nodeModules: number; lib: number; debs: number };
+}
+
+/** Node's name for the machine, as Debian and release file names spell it. */
+export function releaseArch(arch = process.arch): string {
+  return arch === 'x64' ? 'amd64' : arch;
+}
+
+const DIST_PARTS = ['server', 'shim', 'cli', 'metrics'];
+
+/**
+ * Files dropped from a copied package: docs, types, source maps, build intermediates;
+ * in native-addon packages (`native`: a binding.gyp) also their C/C++ sources and vendored
+ * libraries, keeping only the compiled addon; prebuilt addons for other platforms.
+ */
+function prunable(rel: string, native: boolean): boolean {
+  const parts = rel.split(sep);
+  const name = parts[parts.length - 1]!;
+  if (/^LICEN[CS]E/i.test(name)) return false;
+  if (/\.(d\.ts|d\.mts|d\.cts|map|md|markdown|ts|mts|cts|tsbuildinfo)$/i.test(name)) return true;
+  if (parts.some((p) => ['test', 'tests', '__tests__', 'example', 'examples', '.github'].includes(p))) return true;
+  if (parts[0] === 'prebuilds' && parts[1] && parts[1] !== `${process.platform}-${process.arch}`) return true;
+  if (native) {
+    if (['deps', 'src', 'third_party', 'node-addon-api', 'scripts'].includes(parts[0]!)) return true;
+    // build/Release/<addon>.node is all a native package needs of its build tree.
+    if (parts[0] === 'build') {
+      const keep = parts.length === 1 || (parts[1] === 'Release' && (parts.length === 2 || (parts.length === 3 && name.endsWith('.node'))));
+      if (!keep) return true;
+    }
+    if (name === 'test_extension.node' || /\.(gyp|gypi|cc|cpp|c|h|hpp)$/.test(name)) return true;
+  }
+  return false;
+}
+
+/**
+ * Production packages as installed: npm's own tree (`npm ls --omit=dev`), dev dependencies
+ * left out. Asked where node_modules really is (a worktree may link to another checkout's).
+ * Returns the install root and the package directories relative to it.
+ */
+function productionPackages(repo: string): { root: string; packages: string[] } {
+  const root = dirname(realpathSync(join(repo, 'node_modules')));
+  // npm ls exits non-zero for extraneous or missing optional packages; its list is still right.
+  const r = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error) throw r.error;
+  const packages = r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((p) => relative(root, p))
+    .filter((p) => p.startsWith('node_modules' + sep))
+    // Type-only packages are of no use at run time.
+    .filter((p) => !/(^|\/)node_modules\/(@types\/|undici-types$)/.test(p));
+  if (!packages.length) throw new Error(`npm ls --omit=dev in ${root} listed no packages: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  return { root, packages };
+}
+
+function copyPackage(src: string, dst: string): void {
+  const native = existsSync(join(src, 'binding.gyp'));
+  cpSync(src, dst, {
+    recursive: true,
+    dereference: true,
+    filter: (from) => {
+      const rel = relative(src, from);
+      if (!rel) return true;
+      // Nested packages are copied on their own (npm ls lists them).
+      if (rel.split(sep)[0] === 'node_modules') return false;
+      return !prunable(rel, native);
+    },
+  });
+}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+export function walkFiles(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...walkFiles(p, base));
+    else if (e.isFile()) out.push(relative(base, p));
+    else throw new Error(`${p}: only files and directories belong in a release bundle`);
+  }
+  return out;
+}
+
+function duBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return walkFiles(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+/** The licence file that came with this Node binary (official tarball or a Debian/NodeSource package). */
+function nodeLicense(execPath: string): string {
+  const candidates = [
+    join(dirname(execPath), '..', 'LICENSE'),
+    join(dirname(execPath), '..', 'share', 'doc', 'node', 'LICENSE'),
+    '/usr/share/doc/nodejs/LICENSE',
+    '/usr/share/doc/nodejs/copyright',
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error(`cannot find the licence of ${execPath} (looked at ${candidates.join(', ')})`);
+  return found;
+}
+
+function launcher(what: string, entry: string, nodeFlags: readonly string[]): string {
+  return `#!/bin/sh
+# ${what} from a berth release bundle: the bundled Node runs the bundled build.
+# Symlinks (/usr/local/bin, /opt/berth/current) are resolved to the bundle first.
+bundle=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd) || exit 1
+exec "$bundle/node/bin/node" ${nodeFlags.map((f) => f + ' ').join('')}"$bundle/lib/${entry}" "$@"
+`;
+}
+
+function gitCommit(repo: string): string {
+  const r = spawnSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
+  if (r.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout.trim();
+  return r.stdout.trim() + (dirty ? '-dirty' : '');
+}
+
+function commitTime(repo: string): number {
+  const r = spawnSync('git', ['-C', repo, 'log', '-1', '--format=%ct'], { encoding: 'utf8' });
+  return Number(r.stdout.trim()) || Math.floor(Date.now() / 1000);
+}
+
+/** The Debian packages berth drives on a node (what `berth node install` checks for). */
+export const RUNTIME_PACKAGES = ['runc', 'crun', 'conmon', 'catatonit', 'containernetworking-plugins'];
+
+/**
+ * The packages to carry for an air-gapped minimal Debian: the runtime packages and their
+ * dependencies (no recommends), leaving out what every Debian has (Priority required or
+ * important: a minbase system plus apt). Uses this host's apt lists.
+ */
+function debsToCarry(): string[] {
+  const out = execFileSync(
+    'apt-cache',
+    ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', '--no-pre-depends', ...RUNTIME_PACKAGES],
+    { encoding: 'utf8' },
+  );
+  const names = new Set<string>();
+  for (const line of out.split('\n')) {
+    const m = /^([a-z0-9][a-z0-9+.-]+)$/.exec(line.trim());
+    if (m && !line.startsWith(' ')) names.add(m[1]!);
+  }
+  const keep: string[] = [];
+  for (const n of [...names].sort()) {
+    const show = spawnSync('apt-cache', ['show', '--no-all-versions', n], { encoding: 'utf8' });
+    if (show.status !== 0 || !show.stdout.trim()) continue; // a virtual package
+    const prio = /^Priority: (\S+)/m.exec(show.stdout)?.[1] ?? 'optional';
+    if (RUNTIME_PACKAGES.includes(n) || !['required', 'important'].includes(prio)) keep.push(n);
+  }
+  return keep;
+}
+
+export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
+  const log = opts.log ?? (() => undefined);
+  const pkg = JSON.parse(readFileSync(join(opts.repo, 'package.json'), 'utf8')) as { version: string; license?: string };
+  const version = opts.version ?? pkg.version;
+  if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(version)) throw new Error(`version "${version}" is not a plain version string`);
+  const arch = releaseArch();
+  const top = `berth-${version}`;
+  const unit = opts.unit ?? join(opts.repo, UNIT_SOURCE);
+  if (!existsSync(unit)) throw new Error(`${unit} is missing: the release bundle carries berth's systemd unit from the repository`);
+  for (const part of ['server', 'shim', 'cli']) {
+    if (!existsSync(join(opts.dist, part))) throw new Error(`${join(opts.dist, part)} is missing: run npm run build first`);
+  }
+
+  mkdirSync(opts.outDir, { recursive: true });
+  const stageRoot = join(opts.outDir, `.stage-${process.pid}`);
+  rmSync(stageRoot, { recursive: true, force: true });
+  const stage = join(stageRoot, top);
+  mkdirSync(stage, { recursive: true });
+
+  // The compiled code, without source maps (their sources are not shipped).
+  for (const part of DIST_PARTS) {
+    const src = join(opts.dist, part);
+    if (!existsSync(src)) continue;
+    cpSync(src, join(stage, 'lib', part), { recursive: true, filter: (f) => !f.endsWith('.map') && !f.endsWith('.d.ts') });
+  }
+  cpSync(join(opts.repo, 'proto'), join(stage, 'proto'), { recursive: true });
+  writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'berth', version, private: true, type: 'module', license: pkg.license ?? 'Apache-2.0' }, null, 2) + '\n');
+
+  log('copying production node_modules');
+  const prod = productionPackages(opts.repo);
+  for (const p of prod.packages) copyPackage(join(prod.root, p), join(stage, p));
+
+  log(`copying the Node runtime ${process.execPath} (${process.version})`);
+  mkdirSync(join(stage, 'node', 'bin'), { recursive: true });
+  cpSync(process.execPath, join(stage, 'node', 'bin', 'node'), { dereference: true });
+  chmodSync(join(stage, 'node', 'bin', 'node'), 0o755);
+  cpSync(nodeLicense(process.execPath), join(stage, 'node', 'LICENSE'));
+
+  mkdirSync(join(stage, 'bin'));
+  for (const [name, entry, flags] of [
+    ['berthd', 'server/main.js', BERTHD_NODE_FLAGS],
+    ['berth', 'cli/berth.js', []],
+    ['berth-shim', 'shim/main.js', []],
+  ] as const) {
+    writeFileSync(join(stage, 'bin', name), launcher(name, entry, flags), { mode: 0o755 });
+  }
+
+  mkdirSync(join(stage, 'systemd'));
+  cpSync(unit, join(stage, 'systemd', 'berth.service'));
+
+  // The defaults, printed by the bundle itself (also proves it starts outside the build tree).
+  // --config /dev/null keeps this build host's /etc/berth/config.toml out of it.
+  mkdirSync(join(stage, 'etc', 'berth'), { recursive: true });
+  mkdirSync(join(stage, 'etc', 'cni', 'net.d'), { recursive: true });
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+  const config = execFileSync(join(stage, 'bin', 'berthd'), ['--config', '/dev/null', '--print-config'], { encoding: 'utf8', env, cwd: '/' });
+  writeFileSync(join(stage, 'etc', 'berth', 'config.toml'), `# berthd configuration (the embedded defaults, as \`berthd --print-config\` prints them).\n# Remove a key to keep following the default of future releases.\n${config}`);
+  const conflist = execFileSync(join(stage, 'bin', 'berth'), ['cni', 'default'], { encoding: 'utf8', env, cwd: '/' });
+  writeFileSync(join(stage, 'etc', 'cni', 'net.d', '10-berth.conflist'), conflist);
+  // Every native addon loads in the bundled Node.
+  for (const addon of walkFiles(join(stage, 'node_modules')).filter((f) => f.endsWith('.node'))) {
+    execFileSync(join(stage, 'node', 'bin', 'node'), ['-e', `require(${JSON.stringify(join(stage, 'node_modules', addon))})`], { env, cwd: '/' });
+  }
+
+  let debs: string[] = [];
+  if (opts.withDebs) {
+    const pkgs = debsToCarry();
+    log(`downloading ${pkgs.length} Debian packages: ${pkgs.join(' ')}`);
+    mkdirSync(join(stage, 'debs'));
+    execFileSync('apt-get', ['download', ...pkgs], { cwd: join(stage, 'debs'), stdio: ['ignore', 'ignore', 'inherit'] });
+    debs = readdirSync(join(stage, 'debs')).filter((f) => f.endsWith('.deb')).sort();
+  }
+
+  writeFileSync(join(stage, 'VERSION'), version + '\n');
+  const files: ReleaseFileEntry[] = [];
+  for (const f of walkFiles(stage)) {
+    const st = lstatSync(join(stage, f));
+    files.push({ path: f, sha256: await sha256File(join(stage, f)), size: st.size, mode: st.mode & 0o7777 });
+  }
+  const info: ReleaseInfo = {
+    name: 'berth',
+    version,
+    arch,
+    node: process.version,
+    protocols: { shim: SHIM_PROTOCOL, admin: ADMIN_PROTOCOL },
+    store: { schema: migrations.length, minReader: minReaderSchema() },
+    commit: gitCommit(opts.repo),
+    debs,
+    files,
+  };
+  writeFileSync(join(stage, RELEASE_FILE), JSON.stringify(info, null, 1) + '\n');
+
+  const tarball = join(opts.outDir, `${top}-linux-${arch}.tar.gz`);
+  log(`writing ${tarball}`);
+  // Reproducible: sorted names, owner root, every file dated by the commit.
+  execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${commitTime(opts.repo)}`, '-C', stageRoot, '-czf', tarball + '.part', top]);
+  execFileSync('mv', ['-f', tarball + '.part', tarball]);
+  const sha256 = await sha256File(tarball);
+  const sha256File_ = tarball + '.sha256';
+  writeFileSync(sha256File_, `${sha256}  ${basename(tarball)}\n`);
+
+  const bytes = {
+    tarball: statSync(tarball).size,
+    unpacked: files.reduce((n, f) => n + f.size, 0),
+    node: statSync(join(stage, 'node', 'bin', 'node')).size,
+    nodeModules: duBytes(join(stage, 'node_modules')),
+    lib: duBytes(join(stage, 'lib')),
+    debs: duBytes(join(stage, 'debs')),
+  };
+  return { tarball, sha256File: sha256File_, sha256, stage, info, bytes };
+}
