@@ -59,6 +59,8 @@ export interface BundleOptions {
   /** The unit file; default <repo>/packaging/systemd/berth.service. */
   unit?: string;
   withDebs?: boolean;
+  /** false: stage the bundle directory only (tests that install it need no tarball). */
+  tarball?: boolean;
   log?: (line: string) => void;
 }
 
@@ -143,7 +145,7 @@ function copyPackage(src: string, dst: string): void {
 function sha256File(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(file)
+    createReadStream(file, { highWaterMark: 1 << 20 })
       .on('data', (c) => h.update(c))
       .on('end', () => resolve(h.digest('hex')))
       .on('error', reject);
@@ -321,6 +323,15 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   };
   writeFileSync(join(stage, RELEASE_FILE), JSON.stringify(info, null, 1) + '\n');
 
+  const bytes = {
+    tarball: 0,
+    unpacked: files.reduce((n, f) => n + f.size, 0),
+    node: statSync(join(stage, 'node', 'bin', 'node')).size,
+    nodeModules: duBytes(join(stage, 'node_modules')),
+    lib: duBytes(join(stage, 'lib')),
+    debs: duBytes(join(stage, 'debs')),
+  };
+  if (opts.tarball === false) return { tarball: '', sha256File: '', sha256: '', stage, info, bytes };
   const tarball = join(opts.outDir, `${top}-linux-${arch}.tar.gz`);
   log(`writing ${tarball}`);
   // Reproducible: sorted names, owner root, every file dated by the commit.
@@ -330,13 +341,6 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   const sha256File_ = tarball + '.sha256';
   writeFileSync(sha256File_, `${sha256}  ${basename(tarball)}\n`);
 
-  const bytes = {
-    tarball: statSync(tarball).size,
-    unpacked: files.reduce((n, f) => n + f.size, 0),
-    node: statSync(join(stage, 'node', 'bin', 'node')).size,
-    nodeModules: duBytes(join(stage, 'node_modules')),
-    lib: duBytes(join(stage, 'lib')),
-    debs: duBytes(join(stage, 'debs')),
-  };
+  bytes.tarball = statSync(tarball).size;
   return { tarball, sha256File: sha256File_, sha256, stage, info, bytes };
 }
