@@ -73,7 +73,7 @@ export function storeCompatibility(marks: StoreMarks, known: number, file = 'met
     ok: false,
     message:
       `${file} has schema version ${marks.schema}, migrated by ${by}; this berth release knows schema versions up to ${known}, ` +
-      `and that store needs at least ${marks.minReader}. Run ${by} or newer ` +
+      `and that store needs at least ${marks.minReader}. Run ${marks.migratedBy ? `${by} or newer` : 'the newer berth release that migrated it'} ` +
       `(berth node install --bundle /opt/berth/${marks.migratedBy || '<that version>'}), ` +
       `or, losing every change made since the migration, restore the copy it saved (${file}.schema-<N>.bak, N ≤ ${known}) with berthd stopped`,
   };

@@ -4,7 +4,8 @@
 // tree and the system's Node hidden (a private mount namespace with a tmpfs over /work and
 // /dev/null over /usr/bin/node): berthd starts from it on its own socket and state
 // directories, answers CRI Version with the release's version and stops on SIGTERM; the
-// bundled berth answers `version` and `cni default`.
+// bundled berth answers `version` and `cni default`; an admin client without the admin
+// protocol header is refused.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { buildBundle, UNIT_SOURCE, type BundleResult } from '../../release/bundle.js';
 import { readBundle, sha256, verifyTree } from '../../cli/node/bundle.js';
 import { criCall } from '../../cli/node/cri.js';
+import { ADMIN_PROTOCOL } from '../../server/admin-protocol.js';
+import { request } from 'node:http';
 import { isRoot, TEST_PREFIX } from '../helpers/berthd.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -91,6 +94,19 @@ maybe('extracted elsewhere, with the build tree and the system\'s Node hidden, b
   t.true(cmd.includes('--max-semi-space-size=1'));
   const ver = spawnSync('unshare', [...hide, join(b.dir, 'bin/berth'), 'version', '--state', join(s, 'state')], { encoding: 'utf8', env: { BERTH_TEST_RUN: work } });
   t.regex(ver.stdout, new RegExp(`^berth ${v} \\(admin protocol \\d+, shim protocol \\d+, store schema \\d+\\)\\nberthd ${v} `), ver.stderr);
+  // A client that does not speak the admin protocol is refused (412), naming the releases.
+  const refused = await new Promise<{ status: number; body: string; protocol: unknown }>((res, rej) => {
+    const req = request({ socketPath: join(s, 'state', 'admin.sock'), path: '/v1/images' }, (resp) => {
+      let body = '';
+      resp.on('data', (c: Buffer) => (body += c.toString()));
+      resp.on('end', () => res({ status: resp.statusCode ?? 0, body, protocol: resp.headers['x-berth-admin-protocol'] }));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+  t.is(refused.status, 412);
+  t.is(refused.protocol, String(ADMIN_PROTOCOL));
+  t.regex(JSON.parse(refused.body).error, new RegExp(`^the berth command line \\(release unknown, admin protocol none\\) and the running berthd \\(release ${v.replace(/\./g, '\\.')}, admin protocol ${ADMIN_PROTOCOL}\\)`));
   process.kill(berthd.pid!, 'SIGTERM');
   t.is(await exited, 0, log);
   t.false(existsSync(join(s, 'berth.sock')));
