@@ -212,9 +212,14 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
     const conflist = readFileSync(join(b.dir, 'etc/cni/net.d', CONFLIST_NAME));
     putFile(ctx, conflistPath, conflist, 0o644, 'if-absent');
     // The bridge plugin creates this bridge with the first pod; uninstall deletes it.
-    const bridge = (JSON.parse(conflist.toString()) as { plugins: Array<{ type: string; bridge?: string }> }).plugins.find((p) => p.type === 'bridge')?.bridge;
+    const net = JSON.parse(conflist.toString()) as { name: string; plugins: Array<{ type: string; bridge?: string }> };
+    const bridge = net.plugins.find((p) => p.type === 'bridge')?.bridge;
+    // host-local keeps the network's leases in /var/lib/cni/networks/<name> (its default dataDir).
+    // The topmost of its directories that is not there yet goes on uninstall.
+    let ipamDir: string | undefined;
+    for (let d = `/var/lib/cni/networks/${net.name}`; d !== '/' && !existsSync(inRoot(hostRoot, d)); d = posix.dirname(d)) ipamDir = d;
     if (bridge && !opts.dryRun && !manifest.get(`bridge:${bridge}`)) {
-      manifest.begin(`bridge:${bridge}`, { kind: 'bridge', name: bridge });
+      manifest.begin(`bridge:${bridge}`, { kind: 'bridge', name: bridge, ...(ipamDir ? { ipamDir } : {}) });
       manifest.done(`bridge:${bridge}`);
     }
   }

@@ -26,8 +26,8 @@ export type Action =
   | { kind: 'packages'; names: string[] }
   /** berth.service enabled and started. */
   | { kind: 'unit'; name: string }
-  /** The default CNI network's bridge, created by the bridge plugin once a pod runs. */
-  | { kind: 'bridge'; name: string };
+  /** The default CNI network's bridge, created by the bridge plugin once a pod runs, and host-local's directory for its leases. */
+  | { kind: 'bridge'; name: string; ipamDir?: string };
 
 export interface Entry {
   id: string;

@@ -166,6 +166,7 @@ async function undo(ctx: Ctx, host: HostRunner, e: Entry): Promise<void> {
         await host.run(['ip', 'link', 'delete', a.name]);
         ctx.log(`deleted the bridge ${a.name}`);
       }
+      if (a.ipamDir) rmSync(real(a.ipamDir), { recursive: true, force: true });
       return;
     }
     case 'packages': {
