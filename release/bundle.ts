@@ -106,25 +106,44 @@ function prunable(rel: string, native: boolean): boolean {
 }
 
 /**
- * Production packages as installed: npm's own tree (`npm ls --omit=dev`), dev dependencies
- * left out. Asked where node_modules really is (a worktree may link to another checkout's).
- * Returns the install root and the package directories relative to it.
+ * The production dependency closure of the repository's package.json, resolved the way
+ * Node resolves them (a package's own node_modules first, then its ancestors'): every
+ * `dependencies` entry, and `optionalDependencies` / `peerDependencies` entries that are
+ * installed. Dev dependencies, and anything else that happens to be in node_modules, are
+ * left out; so are type-only packages. Looked up where node_modules really is (a worktree
+ * may link to another checkout's). Returns that root and the package directories relative to it.
  */
 function productionPackages(repo: string): { root: string; packages: string[] } {
   const root = dirname(realpathSync(join(repo, 'node_modules')));
-  // npm ls exits non-zero for extraneous or missing optional packages; its list is still right.
-  const r = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.error) throw r.error;
-  const packages = r.stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .map((p) => relative(root, p))
-    .filter((p) => p.startsWith('node_modules' + sep))
-    // Type-only packages are of no use at run time.
-    .filter((p) => !/(^|\/)node_modules\/(@types\/|undici-types$)/.test(p));
-  if (!packages.length) throw new Error(`npm ls --omit=dev in ${root} listed no packages: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  return { root, packages };
+  type Pkg = { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+  const found = new Set<string>();
+  const resolve = (from: string, name: string): string | undefined => {
+    for (let d = from; ; d = dirname(d)) {
+      const cand = join(d, 'node_modules', name);
+      if (existsSync(join(root, cand, 'package.json'))) return cand;
+      if (d === '.' || d === '/' || d === '') return undefined;
+    }
+  };
+  const visit = (dir: string, pkg: Pkg) => {
+    const wanted: Array<[string, boolean]> = [
+      ...Object.keys(pkg.dependencies ?? {}).map((n): [string, boolean] => [n, true]),
+      ...Object.keys(pkg.optionalDependencies ?? {}).map((n): [string, boolean] => [n, false]),
+      ...Object.keys(pkg.peerDependencies ?? {}).map((n): [string, boolean] => [n, false]),
+    ];
+    for (const [name, required] of wanted) {
+      if (/^@types\//.test(name) || name === 'undici-types') continue;
+      const at = resolve(dir, name);
+      if (!at) {
+        if (required) throw new Error(`${name} (a dependency of ${dir === '.' ? 'berth' : dir}) is not installed: run npm ci`);
+        continue;
+      }
+      if (found.has(at)) continue;
+      found.add(at);
+      visit(at, JSON.parse(readFileSync(join(root, at, 'package.json'), 'utf8')) as Pkg);
+    }
+  };
+  visit('.', JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as Pkg);
+  return { root, packages: [...found].sort() };
 }
 
 function copyPackage(src: string, dst: string): void {
@@ -205,30 +224,59 @@ function commitTime(repo: string): number {
 /** The Debian packages berth drives on a node (what `berth node install` checks for). */
 export const RUNTIME_PACKAGES = ['runc', 'crun', 'conmon', 'catatonit', 'containernetworking-plugins'];
 
+interface AptRecord {
+  priority: string;
+  essential: boolean;
+  /** First alternative of each Pre-Depends and Depends entry. */
+  deps: string[];
+  provides: string[];
+}
+
+/** This host's apt lists: one record per package (the candidate version's fields). */
+function aptRecords(): Map<string, AptRecord> {
+  const text = execFileSync('apt-cache', ['dumpavail'], { encoding: 'utf8', maxBuffer: 512 << 20 });
+  const out = new Map<string, AptRecord>();
+  for (const para of text.split('\n\n')) {
+    const name = /^Package: (\S+)$/m.exec(para)?.[1];
+    if (!name || out.has(name)) continue;
+    const field = (f: string) => new RegExp(`^${f}: (.*)$`, 'm').exec(para)?.[1] ?? '';
+    const deps = [field('Pre-Depends'), field('Depends')]
+      .flatMap((l) => (l ? l.split(',') : []))
+      .map((g) => g.split('|')[0]!.trim().split(/[\s(:]/)[0]!)
+      .filter(Boolean);
+    const provides = field('Provides').split(',').map((x) => x.trim().split(/[\s(]/)[0]!).filter(Boolean);
+    out.set(name, { priority: field('Priority') || 'optional', essential: field('Essential') === 'yes', deps, provides });
+  }
+  return out;
+}
+
+function closure(records: Map<string, AptRecord>, start: readonly string[]): Set<string> {
+  const providers = new Map<string, string>();
+  for (const [n, r] of records) for (const p of r.provides) if (!providers.has(p)) providers.set(p, n);
+  const seen = new Set<string>();
+  const queue = [...start];
+  while (queue.length) {
+    let n = queue.shift()!;
+    if (!records.has(n) && providers.has(n)) n = providers.get(n)!;
+    if (seen.has(n) || !records.has(n)) continue;
+    seen.add(n);
+    queue.push(...records.get(n)!.deps);
+  }
+  return seen;
+}
+
 /**
  * The packages to carry for an air-gapped minimal Debian: the runtime packages and their
- * dependencies (no recommends), leaving out what every Debian has (Priority required or
- * important: a minbase system plus apt). Uses this host's apt lists.
+ * dependency closure (Depends and Pre-Depends, first alternatives, no recommends), minus
+ * what a minimal Debian always has (the closure of its Essential, required and important
+ * packages and apt: what mmdebstrap's minbase installs). From this host's apt lists. The
+ * installer installs only those of them the node lacks, so an installed library is never
+ * downgraded.
  */
 function debsToCarry(): string[] {
-  const out = execFileSync(
-    'apt-cache',
-    ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', '--no-pre-depends', ...RUNTIME_PACKAGES],
-    { encoding: 'utf8' },
-  );
-  const names = new Set<string>();
-  for (const line of out.split('\n')) {
-    const m = /^([a-z0-9][a-z0-9+.-]+)$/.exec(line.trim());
-    if (m && !line.startsWith(' ')) names.add(m[1]!);
-  }
-  const keep: string[] = [];
-  for (const n of [...names].sort()) {
-    const show = spawnSync('apt-cache', ['show', '--no-all-versions', n], { encoding: 'utf8' });
-    if (show.status !== 0 || !show.stdout.trim()) continue; // a virtual package
-    const prio = /^Priority: (\S+)/m.exec(show.stdout)?.[1] ?? 'optional';
-    if (RUNTIME_PACKAGES.includes(n) || !['required', 'important'].includes(prio)) keep.push(n);
-  }
-  return keep;
+  const records = aptRecords();
+  const base = closure(records, [...[...records].filter(([, r]) => r.essential || ['required', 'important'].includes(r.priority)).map(([n]) => n), 'apt']);
+  return [...closure(records, RUNTIME_PACKAGES)].filter((n) => RUNTIME_PACKAGES.includes(n) || !base.has(n)).sort();
 }
 
 export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
