@@ -286,7 +286,13 @@ async function placeTree(ctx: Ctx, b: Bundle, dest: string, force: boolean): Pro
 async function installPackages(ctx: Ctx, host: HostRunner, b: Bundle, dest: string, missing: Requirement[], hostRoot: string, cfg: EffectiveConfig, plugins: string[]): Promise<Requirement[]> {
   const pkgs = [...new Set(missing.map((m) => m.pkg))];
   const fromBundle = b.info.debs.length > 0;
-  const args = fromBundle ? b.info.debs.map((d) => `${dest}/debs/${d}`) : pkgs;
+  let args = pkgs;
+  if (fromBundle) {
+    // Only what the node lacks: a library it already has (perhaps newer) is never replaced.
+    const q = await host.run(['dpkg-query', '-W', '-f', '${Package} ${db:Status-Abbrev}\n'], { allowFailure: true });
+    const installed = new Set(q.stdout.split('\n').filter((l) => /^\S+ ii/.test(l)).map((l) => l.split(' ')[0]!));
+    args = b.info.debs.filter((d) => !installed.has(d.split('_')[0]!)).map((d) => `${dest}/debs/${d}`);
+  }
   if (ctx.dryRun) {
     ctx.log(`would install ${pkgs.join(' ')} with apt-get${fromBundle ? ' from the bundle\'s Debian packages' : ''}`);
     return missing;
