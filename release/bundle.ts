@@ -29,6 +29,8 @@ import { migrations, minReaderSchema } from '../server/store/migrations.js';
 export const RELEASE_FILE = 'berth-release.json';
 /** Where the unit lives in the repository (issue 12 item 1 owns its content). */
 export const UNIT_SOURCE = 'packaging/systemd/berth.service';
+/** What the unit runs: the launcher of the release `current` points at. */
+export const UNIT_EXEC_START = '/opt/berth/current/bin/berthd';
 
 export interface ReleaseFileEntry {
   path: string;
@@ -288,6 +290,9 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   const top = `berth-${version}`;
   const unit = opts.unit ?? join(opts.repo, UNIT_SOURCE);
   if (!existsSync(unit)) throw new Error(`${unit} is missing: the release bundle carries berth's systemd unit from the repository`);
+  // The installer puts the bundle at /opt/berth/<version> with /opt/berth/current pointing at it.
+  const execStart = /^ExecStart=(\S+)/m.exec(readFileSync(unit, 'utf8'))?.[1];
+  if (execStart !== UNIT_EXEC_START) throw new Error(`${unit}: ExecStart must run ${UNIT_EXEC_START} (berth node install puts the bundle at /opt/berth/<version> and points /opt/berth/current at it), not ${execStart ?? 'nothing'}`);
   for (const part of ['server', 'shim', 'cli']) {
     if (!existsSync(join(opts.dist, part))) throw new Error(`${join(opts.dist, part)} is missing: run npm run build first`);
   }

@@ -38,6 +38,8 @@ export const CONFLIST_NAME = '10-berth.conflist';
 
 export interface InstallOptions {
   bundle?: string;
+  /** A berthd config to install as berth's own (the chart's): written, kept up to date, what it replaced backed up. */
+  config?: string;
   hostRoot: string;
   switchKubelet: boolean;
   force: boolean;
@@ -55,13 +57,14 @@ export interface InstallDeps {
 }
 
 export const INSTALL_USAGE =
-  'berth node install [--bundle DIR] [--host-root DIR] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--dry-run]';
+  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--dry-run]';
 
 export async function installCommand(args: string[]): Promise<number> {
   const { values } = parse(
     args,
     {
       bundle: { type: 'string' },
+      config: { type: 'string' },
       'host-root': { type: 'string', default: '/' },
       'switch-kubelet': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
@@ -73,7 +76,7 @@ export async function installCommand(args: string[]): Promise<number> {
   );
   const hostRoot = posix.resolve(values['host-root']);
   await install(
-    { bundle: values.bundle, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'] },
+    { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'] },
     { host: hostRunner(hostRoot), log: (l) => console.log(`berth: ${l}`) },
   );
   return 0;
@@ -89,10 +92,15 @@ function runLocal(file: string, args: string[]): Promise<{ code: number; stdout:
   });
 }
 
-/** The config text install would write: the bundle's template with kubelet's cgroup driver. */
-function configTemplate(b: Bundle, driver: string | undefined): string {
-  const text = readFileSync(join(b.dir, 'etc/berth/config.toml'), 'utf8');
+/**
+ * The config text install would write: the given file (--config) or the bundle's template,
+ * with kubelet's cgroup driver when the text does not set one of its own (the template's
+ * embedded default is replaced).
+ */
+export function configText(template: string, given: string | undefined, driver: string | undefined): string {
+  const text = given ?? template;
   if (!driver) return text;
+  if (given !== undefined) return /^cgroup_driver\s*=/m.test(given) ? given : `cgroup_driver = "${driver}"\n${given}`;
   if (!/^cgroup_driver = ".*"$/m.test(text)) throw new Error('the bundle\'s config template has no cgroup_driver line');
   return text.replace(/^cgroup_driver = ".*"$/m, `cgroup_driver = "${driver}"`);
 }
@@ -164,12 +172,14 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   const driver = opts.cgroupDriver ?? kubeletDriver?.driver;
   if (kubeletDriver) log(`kubelet's cgroup driver (${kubeletDriver.path}): ${kubeletDriver.driver}`);
   if (opts.cgroupDriver && kubeletDriver && opts.cgroupDriver !== kubeletDriver.driver) log(`warning: --cgroup-driver ${opts.cgroupDriver} differs from kubelet's ${kubeletDriver.driver}`);
-  const template = configTemplate(b, driver);
+  const template = configText(readFileSync(join(b.dir, 'etc/berth/config.toml'), 'utf8'), opts.config === undefined ? undefined : readFileSync(opts.config, 'utf8'), driver);
   const manifest = Manifest.load(hostRoot, opts.dryRun);
   const configEntry = manifest.get(`file:${CONFIG_PATH}`);
-  const operatorsConfig = existsSync(hostConfig) && !(configEntry && configEntry.action.kind === 'file');
+  // An operator's config is used as it is; berth's own (or --config's) is what gets written.
+  const operatorsConfig = opts.config === undefined && existsSync(hostConfig) && !(configEntry && configEntry.action.kind === 'file');
   const cfgText = operatorsConfig ? readFileSync(hostConfig, 'utf8') : template;
-  const cfg = await effectiveConfig(b, cfgText, operatorsConfig ? CONFIG_PATH : `its config template${driver ? ` with cgroup_driver "${driver}"${kubeletDriver && !opts.cgroupDriver ? ` (kubelet's, ${kubeletDriver.path})` : ''}` : ''}`);
+  const what = opts.config ?? 'its config template';
+  const cfg = await effectiveConfig(b, cfgText, operatorsConfig ? CONFIG_PATH : `${what}${driver ? ` with cgroup_driver "${driver}"${kubeletDriver && !opts.cgroupDriver ? ` (kubelet's, ${kubeletDriver.path})` : ''}` : ''}`);
   checkStore(hostRoot, cfg, b);
   const net = cniPlugins(hostRoot, cfg, b);
   let missing = missingRequirements(hostRoot, cfg, net.plugins);
@@ -206,7 +216,7 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
 
   const currentChanged = putLink(ctx, `${OPT}/current`, v);
   for (const name of ['berthd', 'berth']) putLink(ctx, `/usr/local/bin/${name}`, `${OPT}/current/bin/${name}`);
-  putFile(ctx, CONFIG_PATH, template, 0o644, 'if-absent');
+  putFile(ctx, CONFIG_PATH, template, 0o644, opts.config === undefined ? 'if-absent' : 'replace');
   const conflistPath = posix.join(cfg.cni.conf_dir, CONFLIST_NAME);
   if (!net.nodeHasOne || manifest.get(`file:${conflistPath}`)) {
     const conflist = readFileSync(join(b.dir, 'etc/cni/net.d', CONFLIST_NAME));

@@ -34,7 +34,7 @@ export async function uninstallCommand(args: string[]): Promise<number> {
 }
 
 /** berth's socket, root and state as the node's config sets them. */
-function nodeConfig(hostRoot: string): { socket: string; root: string; state: string } {
+export function nodeConfig(hostRoot: string): { socket: string; root: string; state: string } {
   const d = defaultConfig();
   const file = inRoot(hostRoot, CONFIG_PATH);
   const c = existsSync(file) ? (parseToml(readFileSync(file, 'utf8')) as { socket?: string; root?: string; state?: string }) : {};

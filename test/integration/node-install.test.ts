@@ -7,7 +7,8 @@
 // left or restored, missing programs (apt on Debian, a refusal naming them elsewhere),
 // kubelet's endpoint switched and restored in its config file and in its flags, the
 // refusal while a fake previous runtime still runs pods (and --ignore-pod, --force), the
-// refusal of a store a newer release migrated, --dry-run changing nothing, and uninstall
+// refusal of a store a newer release migrated, --dry-run changing nothing, --config (the
+// chart's config) and `berth node status`, and uninstall
 // leaving the node exactly as before (every path, mode, checksum and link target).
 // Not covered here (the guest tier's test/system/node-install.sh does it under real
 // systemd): systemd itself, real apt/dpkg, nsenter into PID 1, kubelet.
@@ -20,6 +21,7 @@ import Database from 'better-sqlite3';
 import { buildBundle, UNIT_SOURCE, RELEASE_FILE, type ReleaseInfo } from '../../release/bundle.js';
 import { install, type InstallOptions } from '../../cli/node/install.js';
 import { uninstall } from '../../cli/node/uninstall.js';
+import { statusCommand } from '../../cli/node/status.js';
 import { sha256 } from '../../cli/node/bundle.js';
 import { loadCri } from '../../server/cri/proto.js';
 import { criCall } from '../../cli/node/cri.js';
@@ -298,4 +300,23 @@ maybe('kubelet\'s cgroup driver goes into the config berth writes, and a driver 
     await n.uninstall();
     t.deepEqual(snapshot(n.root), before);
   }
+});
+
+maybe('--config installs a given config as berth\'s own (the operator\'s backed up and restored), with kubelet\'s driver added; node status follows the service', async (t) => {
+  const n = await node(t);
+  writeHostFile(n.root, '/etc/berth/config.toml', '# the operator\'s\nlog_level = "warn"\n');
+  const before = snapshot(n.root);
+  t.is(await statusCommand(['--host-root', n.root]), 1, 'not installed yet');
+  const chart = join(n.root, '..', `chart-${nodes}.toml`);
+  writeFileSync(chart, '# from the chart\nlog_level = "debug"\n\n[runtimes.runc]\npath = "/usr/sbin/runc"\n');
+  await n.install({ config: chart });
+  t.is(readFileSync(join(n.root, 'etc/berth/config.toml'), 'utf8'), 'cgroup_driver = "cgroupfs"\n# from the chart\nlog_level = "debug"\n\n[runtimes.runc]\npath = "/usr/sbin/runc"\n');
+  t.is(await statusCommand(['--host-root', n.root]), 0);
+  await n.host.stopBerthd();
+  t.is(await statusCommand(['--host-root', n.root]), 1, 'berth stopped');
+  writeFileSync(chart, 'log_level = "bogus"\n');
+  await t.throwsAsync(n.install({ config: chart }), { message: new RegExp(`does not accept ${chart.replace(/[.]/g, '\\.')} with cgroup_driver "cgroupfs" .*log_level must be`) });
+  await n.uninstall();
+  t.deepEqual(snapshot(n.root), before);
+  rmSync(chart);
 });
