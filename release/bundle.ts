@@ -270,14 +270,14 @@ function closure(records: Map<string, AptRecord>, start: readonly string[]): Set
 /**
  * The packages to carry for an air-gapped minimal Debian: the runtime packages and their
  * dependency closure (Depends and Pre-Depends, first alternatives, no recommends), minus
- * what a minimal Debian always has (the closure of its Essential, required and important
- * packages and apt: what mmdebstrap's minbase installs). From this host's apt lists. The
+ * what a minimal Debian always has (the closure of its Essential and required packages
+ * and apt: what mmdebstrap's minbase installs; `important` ones such as netbase are not in it). From this host's apt lists. The
  * installer installs only those of them the node lacks, so an installed library is never
  * downgraded.
  */
 function debsToCarry(): string[] {
   const records = aptRecords();
-  const base = closure(records, [...[...records].filter(([, r]) => r.essential || ['required', 'important'].includes(r.priority)).map(([n]) => n), 'apt']);
+  const base = closure(records, [...[...records].filter(([, r]) => r.essential || r.priority === 'required').map(([n]) => n), 'apt']);
   return [...closure(records, RUNTIME_PACKAGES)].filter((n) => RUNTIME_PACKAGES.includes(n) || !base.has(n)).sort();
 }
 
