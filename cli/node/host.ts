@@ -22,14 +22,15 @@ export const HOST_ENV: Readonly<Record<string, string>> = {
   DEBIAN_FRONTEND: 'noninteractive',
 };
 
-export function hostRunner(hostRoot: string): HostRunner {
+/** `target`: the process whose namespaces are the host's (PID 1 with hostPID; tests give their own). */
+export function hostRunner(hostRoot: string, target = 1): HostRunner {
   const direct = hostRoot === '/';
   return {
-    description: direct ? 'this host' : `the host (nsenter into PID 1's namespaces; files under ${hostRoot})`,
+    description: direct ? 'this host' : `the host (nsenter into PID ${target}'s namespaces; files under ${hostRoot})`,
     run(argv, opts = {}) {
       const [file, args] = direct
         ? [argv[0]!, argv.slice(1)]
-        : ['nsenter', ['--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/usr/bin/env', '-i', ...Object.entries(HOST_ENV).map(([k, v]) => `${k}=${v}`), ...argv]];
+        : ['nsenter', ['--target', String(target), '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/usr/bin/env', '-i', ...Object.entries(HOST_ENV).map(([k, v]) => `${k}=${v}`), ...argv]];
       return run(file, args, { env: { ...HOST_ENV }, timeoutMs: opts.timeoutMs ?? 10 * 60_000, allowFailure: opts.allowFailure });
     },
   };
