@@ -3,7 +3,7 @@
 // /opt/berth/current pointing at it). Nothing in it points back into the build tree:
 //
 //   bin/berthd bin/berth bin/berth-shim   sh launchers: the bundled Node on the bundled build
-//   lib/{server,shim,cli,metrics}/        the compiled code (no tests, conformance, bench)
+//   lib/{server,shim,cli,wire,hostutil,metrics}/  the compiled code (no tests, conformance, bench)
 //   proto/runtime/v1/api.proto            the CRI proto, loaded at run time (server/cri/proto.ts)
 //   node_modules/                         production dependencies only, native addons built
 //                                         for the bundled Node, sources and other platforms pruned
@@ -81,7 +81,7 @@ export function releaseArch(arch = process.arch): string {
   return arch === 'x64' ? 'amd64' : arch;
 }
 
-const DIST_PARTS = ['server', 'shim', 'cli', 'metrics'];
+const DIST_PARTS = ['server', 'shim', 'cli', 'metrics', 'wire', 'hostutil'];
 
 /**
  * Files dropped from a copied package: docs, types, source maps, build intermediates;

@@ -2,7 +2,7 @@
 // release), ListPodSandbox on berth's or the previous runtime's socket, and the stop and
 // remove of berth's pods on uninstall.
 import * as grpc from '@grpc/grpc-js';
-import { loadCri } from '../../server/cri/proto.js';
+import { loadCri } from '../../wire/cri/proto.js';
 
 export function criCall<T = unknown>(socket: string, method: string, req: object, timeoutMs = 10_000): Promise<T> {
   const cri = loadCri();

@@ -2,7 +2,7 @@
 // apt-get, ip): plain exec when the host root is /, and `nsenter` into PID 1's mount, UTS,
 // IPC, network and PID namespaces when it is not (the chart's installer pod runs with
 // hostPID and the host's / mounted at /host). Tests inject their own runner.
-import { run, type RunResult } from '../../server/exec.js';
+import { run, type RunResult } from '../../hostutil/exec.js';
 
 export interface HostRunOptions {
   allowFailure?: boolean;

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { RunResult } from '../../server/exec.js';
+import type { RunResult } from '../../hostutil/exec.js';
 import type { HostRunner, HostRunOptions } from '../../cli/node/host.js';
 
 /** The files Debian packages would put on the node, per package. */

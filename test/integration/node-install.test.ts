@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
-import { buildBundle, UNIT_SOURCE, RELEASE_FILE, type ReleaseInfo } from '../../release/bundle.js';
+import { buildBundle, RELEASE_FILE, type ReleaseInfo } from '../../release/bundle.js';
 import { install, type InstallOptions } from '../../cli/node/install.js';
 import { uninstall } from '../../cli/node/uninstall.js';
 import { statusCommand } from '../../cli/node/status.js';
 import { sha256 } from '../../cli/node/bundle.js';
-import { loadCri } from '../../server/cri/proto.js';
+import { loadCri } from '../../wire/cri/proto.js';
 import { criCall } from '../../cli/node/cri.js';
 import { FakeHost, makeFakeNode, snapshot, writeHostFile } from '../helpers/fake-host.js';
 import { isRoot, TEST_PREFIX } from '../helpers/berthd.js';
@@ -52,13 +52,7 @@ async function reversioned(from: string, to: string, v: string): Promise<void> {
 test.before(async () => {
   if (!isRoot()) return;
   work = mkdtempSync(TEST_PREFIX + 'install-');
-  // The unit comes from the repository; until it lands there, a minimal stand-in.
-  let unit: string | undefined;
-  if (!existsSync(join(repo, UNIT_SOURCE))) {
-    unit = join(work, 'berth.service');
-    writeFileSync(unit, '[Unit]\nDescription=berth\n[Service]\nExecStart=/opt/berth/current/bin/berthd\n');
-  }
-  const r = await buildBundle({ repo, dist, outDir: join(work, 'out'), unit, tarball: false });
+  const r = await buildBundle({ repo, dist, outDir: join(work, 'out'), tarball: false });
   bundle = r.stage;
   version = r.info.version;
   bundle2 = join(work, 'bundle2');

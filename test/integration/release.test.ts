@@ -8,7 +8,7 @@
 // protocol header is refused.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundle, UNIT_SOURCE, type BundleResult } from '../../release/bundle.js';
@@ -26,13 +26,8 @@ let r: BundleResult;
 test.before(async (t) => {
   if (!isRoot()) return;
   work = mkdtempSync(TEST_PREFIX + 'release-');
-  let unit: string | undefined;
-  if (!existsSync(join(repo, UNIT_SOURCE))) {
-    unit = join(work, 'berth.service'); // until the unit lands in the repository
-    writeFileSync(unit, '[Unit]\nDescription=berth\n[Service]\nExecStart=/opt/berth/current/bin/berthd\n');
-  }
   const started = Date.now();
-  r = await buildBundle({ repo, dist, outDir: join(work, 'out'), unit });
+  r = await buildBundle({ repo, dist, outDir: join(work, 'out') });
   rmSync(join(r.stage, '..'), { recursive: true, force: true });
   t.log(`bundle built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${(r.bytes.tarball / 1048576).toFixed(1)} MiB (unpacked ${(r.bytes.unpacked / 1048576).toFixed(1)} MiB, node_modules ${(r.bytes.nodeModules / 1048576).toFixed(1)} MiB)`);
 });
@@ -50,7 +45,8 @@ maybe('the tarball holds one top directory with the launchers, the build, produc
   const list = spawnSync('tar', ['-tzf', r.tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.trim().split('\n');
   t.true(list.every((p) => p.startsWith(`berth-${v}/`)));
   const files = new Set(list.map((p) => p.slice(`berth-${v}/`.length)));
-  for (const f of ['bin/berthd', 'bin/berth', 'bin/berth-shim', 'lib/server/main.js', 'lib/shim/main.js', 'lib/cli/berth.js', 'lib/cli/node/install.js', 'proto/runtime/v1/api.proto', 'node/bin/node', 'node/LICENSE', 'systemd/berth.service', 'etc/berth/config.toml', 'etc/cni/net.d/10-berth.conflist', 'VERSION', 'berth-release.json', 'package.json', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node', 'node_modules/@grpc/grpc-js/package.json']) {
+  t.is(readFileSync(join(repo, UNIT_SOURCE), 'utf8'), spawnSync('tar', ['-xzOf', r.tarball, `berth-${v}/systemd/berth.service`], { encoding: 'utf8' }).stdout, 'the unit is the repository\'s');
+  for (const f of ['bin/berthd', 'bin/berth', 'bin/berth-shim', 'lib/server/main.js', 'lib/shim/main.js', 'lib/cli/berth.js', 'lib/cli/node/install.js', 'lib/wire/cri/proto.js', 'lib/hostutil/exec.js', 'proto/runtime/v1/api.proto', 'node/bin/node', 'node/LICENSE', 'systemd/berth.service', 'etc/berth/config.toml', 'etc/cni/net.d/10-berth.conflist', 'VERSION', 'berth-release.json', 'package.json', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node', 'node_modules/@grpc/grpc-js/package.json']) {
     t.true(files.has(f), f);
   }
   const unwanted = [...files].filter((f) => /^lib\/(test|conformance|bench|release)\/|\.map$|\.ts$|^node_modules\/(@types|typescript|ava)\/|\/(deps|src)\/.*\.(c|cc|h)$|prebuilds\/(darwin|win32)/.test(f));
