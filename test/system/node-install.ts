@@ -2,7 +2,10 @@
 // guest's targeted tier; never on a shared machine: it installs berth on the host it runs
 // on). Run as root from a built checkout:
 //   node dist/test/system/node-install.js --tarball out/berth-<v>-linux-<arch>.tar.gz
+//   node dist/test/system/node-install.js --tarball DIR       (its newest berth-*.tar.gz)
 //   node dist/test/system/node-install.js --bundle DIR        (an extracted bundle)
+// In the test guest: `npm run test:guest:install` (builds the release into out/, shares
+// out/ as the guest's /results; about 215 s under emulation, 9 checks).
 // Checks, printed as they go (`ok <check> (<s>)` / `not ok <check>: <why>`, then
 // "N passed, N failed"; exit 1 when any failed):
 //   install from the extracted bundle: berth.service active under systemd, its main
@@ -18,7 +21,7 @@
 // archive): no registry, no network.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -123,7 +126,15 @@ async function main(): Promise<void> {
   assert(!existsSync('/var/lib/berth/install.json'), 'berth is already installed on this host (/var/lib/berth/install.json)');
   const work = mkdtempSync(join(tmpdir(), 'berth-system-'));
   if (tarball) {
-    const r = sh('tar', ['-xzf', tarball, '-C', work]);
+    // A directory (the shared out/): its newest berth-*-linux-*.tar.gz.
+    const file = statSync(tarball).isDirectory()
+      ? readdirSync(tarball)
+          .filter((n) => /^berth-.*-linux-.*\.tar\.gz$/.test(n))
+          .map((n) => join(tarball, n))
+          .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
+      : tarball;
+    assert(file, `no berth-*-linux-*.tar.gz in ${tarball}`);
+    const r = sh('tar', ['-xzf', file, '-C', work]);
     assert(r.code === 0, `tar: ${r.err}`);
     bundle = join(work, readdirSync(work).find((n) => n.startsWith('berth-'))!);
   }
