@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { ADMIN_PROTOCOL, ADMIN_PROTOCOL_HEADER, BERTH_VERSION_HEADER, adminProtocolMismatch } from '../server/admin-protocol.js';
-import { BERTH_VERSION } from '../server/runtime/version.js';
+import { BERTH_VERSION } from '../server/status/version.js';
 
 export function admin(state: string, method: string, path: string, body?: object): Promise<unknown> {
   return new Promise((resolvePromise, reject) => {

@@ -1,7 +1,7 @@
 // berth version: this command line's release and protocols, and the running berthd's.
 import { loadConfig } from '../server/config.js';
 import { ADMIN_PROTOCOL } from '../server/admin-protocol.js';
-import { BERTH_VERSION } from '../server/runtime/version.js';
+import { BERTH_VERSION } from '../server/status/version.js';
 import { SHIM_PROTOCOL } from '../shim/job.js';
 import { migrations } from '../server/store/migrations.js';
 import { admin } from './admin-client.js';

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations, minReaderSchema, type Migration } from './migrations.js';
 import { failedPrecondition } from '../errors.js';
-import { BERTH_VERSION } from '../runtime/version.js';
+import { BERTH_VERSION } from '../status/version.js';
 
 export type Db = Database.Database;
 
