@@ -1,13 +1,18 @@
 // berthd's admin endpoint for the `berth` command line: HTTP on a root-only unix socket
 // (<state>/admin.sock, mode 0600). It serves what CRI has no RPC for, such as importing
 // an image archive on an air-gapped node, through the running berthd so that its store
-// and garbage collector stay the only writers.
+// and garbage collector stay the only writers. Requests and answers carry the admin
+// protocol's version (admin-protocol.ts); a request of another version is refused (412).
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { chmod, rm } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { BerthError, invalidArgument, notFound } from './errors.js';
 import type { ImageManager } from './image/index.js';
 import type { Logger } from './logger.js';
+import { ADMIN_PROTOCOL, ADMIN_PROTOCOL_HEADER, BERTH_VERSION_HEADER, adminProtocolMismatch } from './admin-protocol.js';
+import { BERTH_VERSION } from './status/version.js';
+import { SHIM_PROTOCOL } from '../shim/job.js';
+import { migrations } from './store/migrations.js';
 
 const HTTP_STATUS: Record<string, number> = { InvalidArgument: 400, NotFound: 404, AlreadyExists: 409, FailedPrecondition: 412, PermissionDenied: 403, Canceled: 499, Unavailable: 503, ResourceExhausted: 507 };
 
@@ -34,6 +39,9 @@ export interface AdminDeps {
 
 async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<unknown> {
   const url = new URL(req.url ?? '/', 'http://berthd');
+  if (url.pathname === '/v1/version' && req.method === 'GET') {
+    return { version: BERTH_VERSION, protocols: { admin: ADMIN_PROTOCOL, shim: SHIM_PROTOCOL }, store: { schema: migrations.length } };
+  }
   if (url.pathname === '/v1/images' && req.method === 'GET') return deps.images.list(null);
   if (url.pathname === '/v1/images/import' && req.method === 'POST') {
     const b = await body(req);
@@ -61,6 +69,20 @@ export async function startAdminServer(socket: string, deps: AdminDeps): Promise
     res.on('close', () => {
       if (!res.writableFinished) ac.abort(new Error('the admin client went away'));
     });
+    res.setHeader(ADMIN_PROTOCOL_HEADER, String(ADMIN_PROTOCOL));
+    res.setHeader(BERTH_VERSION_HEADER, BERTH_VERSION);
+    const theirs = req.headers[ADMIN_PROTOCOL_HEADER];
+    if (theirs !== String(ADMIN_PROTOCOL)) {
+      const error = adminProtocolMismatch(
+        { protocol: typeof theirs === 'string' ? theirs : '', version: String(req.headers[BERTH_VERSION_HEADER] ?? '') },
+        { protocol: String(ADMIN_PROTOCOL), version: BERTH_VERSION },
+      );
+      res.statusCode = 412;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error }));
+      req.resume();
+      return;
+    }
     route(deps, req, res, ac.signal).then(
       (out) => {
         res.setHeader('content-type', 'application/json');

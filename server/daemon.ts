@@ -68,7 +68,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   // A driver the host cannot serve fails the start before anything is opened.
   const cgroupHost = await detectCgroupHost();
   resolveCgroupDriver(config.cgroup_driver, cgroupHost);
-  const db = openDatabase(join(config.root, 'meta.db'));
+  const db = openDatabase(join(config.root, 'meta.db'), { onNewerStore: (msg, fields) => log.warn(msg, fields) });
   const settings = new SettingsStore(db);
   const cgroups = createCgroups(cgroupHost, { setting: config.cgroup_driver, settings });
   log.info('cgroups', { driver: cgroups.driver, configured: config.cgroup_driver, mode: cgroups.layout.mode, systemd: cgroupHost.systemd });

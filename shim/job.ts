@@ -1,10 +1,24 @@
 // The contract between berthd and berth-shim: jobs go to the shim's stdin as JSON lines
-// `{"seq":N,"job":{...}}`, results come back on its stdout as `{"seq":N,"result":{...}}`.
+// `{"seq":N,"protocol":P,"job":{...}}`, results come back on its stdout as
+// `{"seq":N,"protocol":P,"result":{...}}`.
 // Types, plus the list of error kinds a result may carry (as data: berthd checks results
 // against it rather than trusting them). This file is the whole protocol: it imports
 // nothing from berthd, and berthd imports it. Everything about conmon and the OCI runtime
 // (file names, flags) is berthd's (server/runtime/): the shim runs the command line it is
 // given.
+
+/**
+ * The job protocol's version. berthd puts it on every job line and berth-shim on every
+ * result line; each side refuses the other's lines when it differs, which happens only when
+ * the two come from different berth releases (a bundle replaced under a running berthd).
+ * Bump it with any change to ShimJob or ShimResult that an older peer would misread.
+ */
+export const SHIM_PROTOCOL = 1;
+
+/** What berth-shim answers a job of another protocol with. */
+export function shimProtocolMismatch(berthd: unknown, shim: number = SHIM_PROTOCOL): string {
+  return `berth-shim speaks job protocol ${shim} but berthd sent ${berthd === undefined ? 'none' : JSON.stringify(berthd)}: berthd and berth-shim come from different berth releases; restart berthd (systemctl restart berth) so that it runs the berth-shim of its own release`;
+}
 
 export interface ShimJob {
   id: string;
@@ -50,5 +64,6 @@ export type ShimResult =
 /** One line of the shim's stdout. */
 export interface ShimReply {
   seq: number | null;
+  protocol: number;
   result: ShimResult;
 }

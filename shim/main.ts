@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // berth-shim: short-lived, started by berthd; jobs (shim/job.ts) arrive on stdin as JSON
-// lines `{"seq":N,"job":{...}}`. Per job it mounts the overlay rootfs, writes the OCI
+// lines `{"seq":N,"protocol":P,"job":{...}}` (a job of another protocol is refused). Per job it mounts the overlay rootfs, writes the OCI
 // bundle, starts conmon (which runs `runtime create` and stays with the container, detached
 // from us), waits for the container pid and answers `{"seq":N,"result":{...}}`. A failed
 // job is rolled back by berthd (see runJob). Jobs that arrive while a shim is alive run in it, side
@@ -9,7 +9,7 @@
 // a container depends on it afterwards. Imports stay minimal: start-up is on the
 // pod-to-running path.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { ShimErrorKind, ShimJob, ShimReply, ShimResult } from './job.js';
+import { SHIM_PROTOCOL, shimProtocolMismatch, type ShimErrorKind, type ShimJob, type ShimReply, type ShimResult } from './job.js';
 import { mountOverlay } from './rootfs.js';
 import { ConmonReportedError, startConmon } from './conmon.js';
 
@@ -77,19 +77,23 @@ function exitWhenIdle(): void {
 }
 
 function reply(seq: number | null, result: ShimResult): void {
-  const r: ShimReply = { seq, result };
+  const r: ShimReply = { seq, protocol: SHIM_PROTOCOL, result };
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
 function onLine(line: string): void {
   if (!line.trim()) return;
-  let msg: { seq: number; job: ShimJob };
+  let msg: { seq: number; protocol?: unknown; job: ShimJob };
   try {
-    const m = JSON.parse(line) as { seq?: unknown; job?: unknown };
-    if (typeof m.seq !== 'number' || typeof m.job !== 'object' || m.job === null) throw new Error('expected {"seq":N,"job":{...}}');
+    const m = JSON.parse(line) as { seq?: unknown; protocol?: unknown; job?: unknown };
+    if (typeof m.seq !== 'number' || typeof m.job !== 'object' || m.job === null) throw new Error('expected {"seq":N,"protocol":P,"job":{...}}');
     msg = m as typeof msg;
   } catch (e) {
     reply(null, { ok: false, kind: 'InvalidArgument', message: `bad job: ${(e as Error).message}` });
+    return;
+  }
+  if (msg.protocol !== SHIM_PROTOCOL) {
+    reply(msg.seq, { ok: false, kind: 'FailedPrecondition', message: shimProtocolMismatch(msg.protocol) });
     return;
   }
   inFlight++;

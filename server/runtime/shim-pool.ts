@@ -6,9 +6,9 @@
 // protocol (the unit tests give it a fake shim).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BerthError, internal } from '../errors.js';
+import { BerthError, failedPrecondition, internal } from '../errors.js';
 import { parseShimLine } from './shim-reply.js';
-import type { ShimJob, ShimResult } from '../../shim/job.js';
+import { SHIM_PROTOCOL, type ShimJob, type ShimResult } from '../../shim/job.js';
 
 /** berth-shim's entry point, run by the Node that runs berthd. */
 export const SHIM = fileURLToPath(new URL('../../shim/main.js', import.meta.url));
@@ -79,7 +79,7 @@ class Shim {
       // A job that hangs takes its shim (and the jobs beside it) down; they all fail.
       const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
       this.pending.set(seq, { resolve, reject, timer });
-      this.child.stdin.write(JSON.stringify({ seq, job }) + '\n');
+      this.child.stdin.write(JSON.stringify({ seq, protocol: SHIM_PROTOCOL, job }) + '\n');
     });
   }
 
@@ -96,7 +96,9 @@ class Shim {
     if (!p) return;
     this.pending.delete(parsed.seq);
     clearTimeout(p.timer);
-    if (parsed.kind === 'invalid') p.reject(internal(`berth-shim answered job ${parsed.seq} outside the protocol: ${parsed.problem}`));
+    if (parsed.kind === 'mismatch') {
+      p.reject(failedPrecondition(`berthd speaks job protocol ${SHIM_PROTOCOL} but berth-shim answered in ${JSON.stringify(parsed.protocol ?? 'none')}: berthd and berth-shim come from different berth releases; restart berthd (systemctl restart berth) so that it runs the berth-shim of its own release`));
+    } else if (parsed.kind === 'invalid') p.reject(internal(`berth-shim answered job ${parsed.seq} outside the protocol: ${parsed.problem}`));
     else p.resolve(parsed.result);
   }
 

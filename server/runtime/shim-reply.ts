@@ -1,12 +1,15 @@
 // berth-shim's answers, checked rather than cast: a line of its stdout is JSON that must
 // match the protocol (shim/job.ts), its error kinds among the protocol's list. A line that
-// names a job but breaks the protocol fails that job with INTERNAL, saying what was wrong;
+// names a job but breaks the protocol fails that job with INTERNAL, saying what was wrong
+// (one in another protocol version, a shim of another release, with FAILED_PRECONDITION);
 // a line that names no job is not an answer (a stray write). Pure.
-import { SHIM_ERROR_KINDS, type ShimErrorKind, type ShimResult } from '../../shim/job.js';
+import { SHIM_ERROR_KINDS, SHIM_PROTOCOL, type ShimErrorKind, type ShimResult } from '../../shim/job.js';
 
 export type ParsedShimLine =
   | { kind: 'result'; seq: number; result: ShimResult }
   | { kind: 'invalid'; seq: number; problem: string }
+  /** An answer in another job protocol: a shim of another berth release. */
+  | { kind: 'mismatch'; seq: number; protocol: unknown }
   | { kind: 'stray' };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,6 +43,7 @@ export function parseShimLine(line: string): ParsedShimLine {
   }
   if (!isObject(msg) || !Number.isSafeInteger(msg.seq)) return { kind: 'stray' };
   const seq = msg.seq as number;
+  if (msg.protocol !== SHIM_PROTOCOL) return { kind: 'mismatch', seq, protocol: msg.protocol };
   const problem = shimResultProblem(msg.result);
   if (problem) return { kind: 'invalid', seq, problem };
   const r = msg.result as ShimResult;

@@ -1,15 +1,35 @@
 // Schema migrations, applied in order; the index + 1 is the schema version stored in
 // PRAGMA user_version. Never edit a released migration: append a new one.
+//
+// Compatibility policy for rollbacks (an older berthd on a store a newer one migrated):
+// - Each migration says whether a berthd that does not know it can still run on a store
+//   that has it. 'additive' migrations only add what older code never reads or writes
+//   wrongly (a new table, an index, a nullable column no older query names); anything
+//   else (renames, drops, new NOT NULL columns, new meanings for old columns, data older
+//   code would delete or misread) is 'breaking'. Prefer additive ones.
+// - The store records the oldest schema that can run on it (`store.min_reader_schema`,
+//   the version of its last breaking migration) and which release migrated it last
+//   (`store.migrated_by`), in the settings table every release has.
+// - An older berthd starts on a newer store when its own schema version is at least that
+//   minimum (it leaves the newer tables alone and does not migrate); otherwise it refuses
+//   to start, naming the release that migrated the store and the backup to restore.
+// - Before migrating an existing store, berthd copies it to meta.db.schema-<old>.bak
+//   (VACUUM INTO), the way back when a rollback across a breaking migration is a must.
+// - `berth node install` checks the same rule before it switches /opt/berth/current to an
+//   older release, so a rollback that cannot run refuses before it stops the running berthd.
 import type Database from 'better-sqlite3';
 
 export interface Migration {
   name: string;
+  /** Whether a berthd that does not know this migration can run on a store that has it (see above). */
+  compat: 'additive' | 'breaking';
   up(db: Database.Database): void;
 }
 
 export const migrations: Migration[] = [
   {
     name: 'sandboxes and runtime settings',
+    compat: 'breaking',
     up(db) {
       db.exec(`
         CREATE TABLE settings (
@@ -38,6 +58,8 @@ export const migrations: Migration[] = [
   // naming it (counted, not stored, so it cannot drift).
   {
     name: 'images, refs, blobs, layers and layer leases',
+    // An older berthd would not lease the layers of containers it does not know.
+    compat: 'breaking',
     up(db) {
       db.exec(`
         CREATE TABLE images (
@@ -91,6 +113,8 @@ export const migrations: Migration[] = [
   // layouts and why they differ: server/container/store.ts.
   {
     name: 'containers',
+    // An older berthd would remove pods without their containers.
+    compat: 'breaking',
     up(db) {
       db.exec(`
         CREATE TABLE containers (
@@ -107,3 +131,9 @@ export const migrations: Migration[] = [
     },
   },
 ];
+
+/** The oldest schema version a berthd may have to run on a store migrated with `list`: the version of its last breaking migration. */
+export function minReaderSchema(list: readonly Migration[] = migrations): number {
+  for (let v = list.length; v > 0; v--) if (list[v - 1]!.compat === 'breaking') return v;
+  return 0;
+}

@@ -12,17 +12,17 @@ import { BerthError } from '../../server/errors.js';
 import type { ShimJob } from '../../shim/job.js';
 
 test('answers are checked against the protocol, kinds against its list', (t) => {
-  t.deepEqual(parseShimLine('{"seq":3,"result":{"ok":true,"pid":10,"conmonPid":9,"timings":{"mount":1.5}}}'), {
+  t.deepEqual(parseShimLine('{"protocol":1,"seq":3,"result":{"ok":true,"pid":10,"conmonPid":9,"timings":{"mount":1.5}}}'), {
     kind: 'result',
     seq: 3,
     result: { ok: true, pid: 10, conmonPid: 9, timings: { mount: 1.5 } },
   });
-  t.deepEqual(parseShimLine('{"seq":4,"result":{"ok":false,"kind":"InvalidArgument","message":"m","runtimeError":"w","extra":1}}'), {
+  t.deepEqual(parseShimLine('{"protocol":1,"seq":4,"result":{"ok":false,"kind":"InvalidArgument","message":"m","runtimeError":"w","extra":1}}'), {
     kind: 'result',
     seq: 4,
     result: { ok: false, kind: 'InvalidArgument', message: 'm', runtimeError: 'w' },
   });
-  t.deepEqual(parseShimLine('{"seq":5,"result":{"ok":false,"kind":"Unknown","message":"m"}}'), {
+  t.deepEqual(parseShimLine('{"protocol":1,"seq":5,"result":{"ok":false,"kind":"Unknown","message":"m"}}'), {
     kind: 'invalid',
     seq: 5,
     problem: 'error kind "Unknown" is not one of InvalidArgument, FailedPrecondition, Internal, NotFound, ResourceExhausted',
@@ -34,13 +34,15 @@ test('answers are checked against the protocol, kinds against its list', (t) => 
   t.regex(shimResultProblem({ ok: 'yes' }), /ok is "yes"/);
   t.regex(shimResultProblem(null), /not an object/);
   // Lines that name no job are not answers.
+  t.deepEqual(parseShimLine('{"seq":6,"protocol":2,"result":{"ok":true,"pid":10,"conmonPid":9}}'), { kind: 'mismatch', seq: 6, protocol: 2 }, 'a shim of another release');
+  t.deepEqual(parseShimLine('{"seq":7,"result":{"ok":true,"pid":10,"conmonPid":9}}'), { kind: 'mismatch', seq: 7, protocol: undefined });
   for (const stray of ['not json', '[]', '{"result":{"ok":true}}', '{"seq":"1","result":{}}', '{"seq":1.5,"result":{}}']) t.deepEqual(parseShimLine(stray), { kind: 'stray' }, stray);
 });
 
 // Answers by job id; `conmonPid` carries the fake shim's own pid, so a test sees which shim ran a job.
 const FAKE_SHIM = `
 let buf = '';
-const answer = (seq, result) => process.stdout.write(JSON.stringify({ seq, result }) + '\\n');
+const answer = (seq, result) => process.stdout.write(JSON.stringify({ seq, protocol: 1, result }) + '\\n');
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (d) => {
   buf += d;

@@ -58,7 +58,7 @@ test('the unit keeps containers alive across restarts and reports readiness by n
   t.is(one('KillMode'), 'process', 'conmon and the containers must survive stop, restart and upgrade');
   t.is(one('Type'), 'notify');
   t.is(one('NotifyAccess'), 'main');
-  t.is(one('ExecStart'), '/opt/berth/bin/berthd');
+  t.is(one('ExecStart'), '/opt/berth/current/bin/berthd', 'the release `berth node install` switched /opt/berth/current to');
   t.is(one('Restart'), 'always');
   t.is(one('Delegate'), 'yes');
   t.is(one('LimitNOFILE'), '1048576');
