@@ -179,7 +179,13 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   const operatorsConfig = opts.config === undefined && existsSync(hostConfig) && !(configEntry && configEntry.action.kind === 'file');
   const cfgText = operatorsConfig ? readFileSync(hostConfig, 'utf8') : template;
   const what = opts.config ?? 'its config template';
-  const cfg = await effectiveConfig(b, cfgText, operatorsConfig ? CONFIG_PATH : `${what}${driver ? ` with cgroup_driver "${driver}"${kubeletDriver && !opts.cgroupDriver ? ` (kubelet's, ${kubeletDriver.path})` : ''}` : ''}`);
+  const source = operatorsConfig ? CONFIG_PATH : `${what}${driver ? ` with cgroup_driver "${driver}"${kubeletDriver && !opts.cgroupDriver ? ` (kubelet's, ${kubeletDriver.path})` : ''}` : ''}`;
+  const cfg = await effectiveConfig(b, cfgText, source);
+  // berthd refuses to start with the systemd driver on a node whose PID 1 is not systemd:
+  // refuse here, before anything on the node changes, rather than after the unit failed.
+  if ((cfg as { cgroup_driver?: string }).cgroup_driver === 'systemd' && !existsSync(inRoot(hostRoot, '/run/systemd/system'))) {
+    throw new Refusal(`berth ${b.info.version} does not accept ${source}: cgroup_driver "systemd" needs systemd as PID 1 on the node (/run/systemd/system is missing); use --cgroup-driver cgroupfs`);
+  }
   checkStore(hostRoot, cfg, b);
   const net = cniPlugins(hostRoot, cfg, b);
   let missing = missingRequirements(hostRoot, cfg, net.plugins);
