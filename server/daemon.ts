@@ -38,6 +38,7 @@ import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
 import { attachStream } from './container/attach.js';
 import { openPodPort } from './sandbox/port-forward.js';
+import { startMetrics } from './metrics-wiring.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -116,9 +117,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   const exitsWatcher = watchExits(containers);
   await recoverContainers(containers);
   shims.prestart(config.shim_spares);
+  const metrics = await startMetrics({ config, log: log.child({ component: 'metrics' }), sandboxes, containers, images, streaming, shims });
+  containers.metrics = metrics.view;
 
   const cri = loadCri();
-  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };
+  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS, observe: metrics.observeRpc };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 });
   server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers('RuntimeService', cri.runtime.v1.RuntimeService.service, runtimeServiceImpl(services), rpcOpts));
   server.addService(cri.runtime.v1.ImageService.service, buildHandlers('ImageService', cri.runtime.v1.ImageService.service, imageServiceImpl({ images, containersDir: join(config.root, 'containers'), containersUsage: cachedDirUsage(join(config.root, 'containers')) }), rpcOpts));
@@ -145,6 +148,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
         admin.close();
         admin.closeAllConnections();
         await streaming.close();
+        await metrics.close();
         exitsWatcher.close();
         shims.stop();
         // Long-lived event streams end now; unary calls in flight may finish.

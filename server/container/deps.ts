@@ -19,6 +19,7 @@ import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
 import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
 import { hostCgroupRoots } from '../sandbox/pod-cgroup.js';
 import { parseMountInfo } from '../../hostutil/mountinfo.js';
+import type { MetricsView } from '../../metrics/view.js';
 
 export interface HostFacts {
   minOomScoreAdj: number;
@@ -57,6 +58,8 @@ export interface ContainerDeps {
   runtime: RuntimeClient;
   /** berth-shims that run creates. */
   shims: ShimPool;
+  /** The metrics samples the stats RPCs read (set by berthd once the sampler runs). */
+  metrics?: MetricsView;
 }
 
 /** Cgroup parent for pods without one: berth's own, removed again when empty. */
