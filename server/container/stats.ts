@@ -1,18 +1,15 @@
 // ContainerStats, ListContainerStats, StreamContainerStats, PodSandboxStats,
-// ListPodSandboxStats, StreamPodSandboxStats: read from the containers' and pods'
-// cgroups through server/cgroups (both hierarchies), CPU rate from the previous sample,
-// writable layer from the overlay upper dir (cached briefly: a walk is not free).
-import { readCgroupLayout, type CgroupLayout } from '../cgroups/detect.js';
-import { createCgroupManager } from '../cgroups/manager.js';
-import type { CgroupStats } from '../cgroups/common.js';
-import { nowNs } from '../time.js';
-import { cachedDirUsage, type DirUsage } from '../../hostutil/fs-usage.js';
+// ListPodSandboxStats, StreamPodSandboxStats: read from the metrics sampler
+// (metrics/sampler.ts), the same samples /metrics and ListPodSandboxMetrics show, so the
+// views never disagree. CPU rate comes from consecutive samples; a container the current
+// round does not have yet is read on the spot.
+import { criContainerStats, criPodLinuxStats } from '../../metrics/cri.js';
+import type { MetricsView } from '../../metrics/view.js';
+import { internal } from '../errors.js';
 import { matchesLabels } from '../sandbox/list.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { ContainerStats } from '../../wire/cri/generated/runtime/v1/ContainerStats.js';
-import type { CpuUsage } from '../../wire/cri/generated/runtime/v1/CpuUsage.js';
-import type { MemoryUsage } from '../../wire/cri/generated/runtime/v1/MemoryUsage.js';
 import type { PodSandboxStats } from '../../wire/cri/generated/runtime/v1/PodSandboxStats.js';
 import type { ContainerStatsRequest__Output } from '../../wire/cri/generated/runtime/v1/ContainerStatsRequest.js';
 import type { ContainerStatsResponse } from '../../wire/cri/generated/runtime/v1/ContainerStatsResponse.js';
@@ -24,103 +21,38 @@ import type { ListPodSandboxStatsRequest__Output } from '../../wire/cri/generate
 import type { ListPodSandboxStatsResponse } from '../../wire/cri/generated/runtime/v1/ListPodSandboxStatsResponse.js';
 import type { SandboxRecord } from '../sandbox/types.js';
 
-let layout: Promise<CgroupLayout> | undefined;
-const hostLayout = () => (layout ??= readCgroupLayout());
-
-/** Previous CPU sample per cgroup path, for usage_nano_cores. */
-const lastCpu = new Map<string, { ns: bigint; usage: bigint }>();
-const writableUsage = new Map<string, () => Promise<DirUsage>>();
-
-const u64 = (v: bigint | number | undefined) => (v === undefined ? null : { value: String(v) });
-
-async function readCgroup(path: string): Promise<CgroupStats | undefined> {
-  try {
-    return await createCgroupManager(await hostLayout(), path).stats();
-  } catch {
-    return undefined; // gone (container exited and removed) or not created
-  }
+export function metricsOf(deps: ContainerDeps): MetricsView {
+  if (!deps.metrics) throw internal('the metrics sampler is not running');
+  return deps.metrics;
 }
 
-export function cpuUsage(path: string, stats: CgroupStats | undefined, ts: bigint): CpuUsage | null {
-  if (!stats?.cpu) return null;
-  const usage = stats.cpu.usageNs;
-  const prev = lastCpu.get(path);
-  lastCpu.set(path, { ns: ts, usage });
-  const nanoCores = prev && ts > prev.ns && usage >= prev.usage ? ((usage - prev.usage) * 1_000_000_000n) / (ts - prev.ns) : undefined;
-  return { timestamp: ts.toString(), usage_core_nano_seconds: u64(usage), usage_nano_cores: u64(nanoCores) };
-}
-
-export function memoryUsage(stats: CgroupStats | undefined, ts: bigint): MemoryUsage | null {
-  const m = stats?.memory;
-  if (!m) return null;
-  const available = m.limit !== undefined && m.limit !== null && m.limit > m.workingSet ? m.limit - m.workingSet : undefined;
-  return {
-    timestamp: ts.toString(),
-    working_set_bytes: u64(m.workingSet),
-    available_bytes: u64(available),
-    usage_bytes: u64(m.usage),
-    rss_bytes: u64(m.rss),
-    page_faults: u64(m.pageFaults),
-    major_page_faults: u64(m.majorPageFaults),
-  };
-}
-
-export async function statsOf(rec: Readonly<ContainerRecord>): Promise<ContainerStats> {
-  const ts = nowNs();
-  const cg = await readCgroup(rec.cgroupsPath);
-  let usage = writableUsage.get(rec.id);
-  if (!usage) writableUsage.set(rec.id, (usage = cachedDirUsage(rec.paths.upper)));
-  const w = await usage();
-  return {
-    attributes: { id: rec.id, metadata: rec.config.metadata, labels: rec.config.labels, annotations: rec.config.annotations },
-    cpu: cpuUsage(rec.cgroupsPath, cg, ts),
-    memory: memoryUsage(cg, ts),
-    writable_layer: { timestamp: ts.toString(), fs_id: { mountpoint: rec.paths.upper }, used_bytes: u64(w.bytes), inodes_used: u64(w.inodes) },
-  };
-}
-
-/** Forget per-container samples once the container is gone. */
-function prune(deps: ContainerDeps): void {
-  const live = new Set(deps.store.all().map((c) => c.id));
-  for (const id of writableUsage.keys()) if (!live.has(id)) writableUsage.delete(id);
-  const paths = new Set(deps.store.all().map((c) => c.cgroupsPath));
-  for (const p of lastCpu.keys()) if (!paths.has(p) && !p.startsWith('pod:')) lastCpu.delete(p);
+export async function statsOf(deps: ContainerDeps, rec: Readonly<ContainerRecord>): Promise<ContainerStats> {
+  const s = await metricsOf(deps).containerSample(rec.id);
+  return criContainerStats(s, { id: rec.id, metadata: rec.config.metadata, labels: rec.config.labels, annotations: rec.config.annotations }, rec.paths.upper, Date.now());
 }
 
 export const visible = (c: Readonly<ContainerRecord>) => !c.creating && c.state !== 'CONTAINER_EXITED';
 
 export async function containerStats(deps: ContainerDeps, req: ContainerStatsRequest__Output): Promise<ContainerStatsResponse> {
   const id = deps.store.resolve(req.container_id);
-  return { stats: await statsOf(deps.store.peek(id)!) };
+  return { stats: await statsOf(deps, deps.store.peek(id)!) };
 }
 
 export async function listContainerStats(deps: ContainerDeps, req: ListContainerStatsRequest__Output): Promise<ListContainerStatsResponse> {
-  prune(deps);
   const f = req.filter;
   const recs = deps.store
     .all()
     .filter(visible)
     .filter((c) => !f || ((!f.id || c.id.startsWith(f.id)) && (!f.pod_sandbox_id || c.sandboxId.startsWith(f.pod_sandbox_id)) && matchesLabels(c.config.labels ?? {}, f.label_selector ?? {})));
-  return { stats: await Promise.all(recs.map(statsOf)) };
+  return { stats: await Promise.all(recs.map((c) => statsOf(deps, c))) };
 }
 
 async function podStats(deps: ContainerDeps, sb: SandboxRecord): Promise<PodSandboxStats> {
-  const ts = nowNs();
-  const containers = await Promise.all(deps.store.all().filter((c) => c.sandboxId === sb.id && visible(c)).map(statsOf));
-  const podPath = sb.runtime.cgroup?.path;
-  const cg = podPath ? await readCgroup(podPath) : undefined;
-  let cpu = podPath ? cpuUsage(`pod:${podPath}`, cg, ts) : null;
-  let memory = memoryUsage(cg, ts);
-  if (!cg) {
-    // No pod cgroup of its own: the pod is the sum of its containers.
-    const sum = (pick: (c: ContainerStats) => { value?: unknown } | null | undefined) =>
-      containers.reduce((a, c) => a + BigInt(String(pick(c)?.value ?? '0')), 0n);
-    cpu = { timestamp: ts.toString(), usage_core_nano_seconds: u64(sum((c) => c.cpu?.usage_core_nano_seconds)), usage_nano_cores: u64(sum((c) => c.cpu?.usage_nano_cores)) };
-    memory = { timestamp: ts.toString(), working_set_bytes: u64(sum((c) => c.memory?.working_set_bytes)), usage_bytes: u64(sum((c) => c.memory?.usage_bytes)), rss_bytes: u64(sum((c) => c.memory?.rss_bytes)) };
-  }
+  const containers = await Promise.all(deps.store.all().filter((c) => c.sandboxId === sb.id && visible(c)).map((c) => statsOf(deps, c)));
+  const pod = await metricsOf(deps).podSample(sb.id);
   return {
     attributes: { id: sb.id, metadata: sb.config.metadata, labels: sb.config.labels, annotations: sb.config.annotations },
-    linux: { cpu, memory, containers, process: cg?.pids ? { timestamp: ts.toString(), process_count: u64(cg.pids.current) } : null },
+    linux: criPodLinuxStats(pod, containers, Date.now()),
   };
 }
 
@@ -130,7 +62,6 @@ export async function podSandboxStats(deps: ContainerDeps, req: PodSandboxStatsR
 }
 
 export async function listPodSandboxStats(deps: ContainerDeps, req: ListPodSandboxStatsRequest__Output): Promise<ListPodSandboxStatsResponse> {
-  prune(deps);
   const f = req.filter;
   const pods = deps.sandboxes.store
     .list()
