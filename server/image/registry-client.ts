@@ -10,7 +10,7 @@ import { abortError, asTransient, httpRequest, readBody, retryAfterMs, sleep, Tr
 import { silentLogger, type Logger } from '../logger.js';
 import { isSchema1, MANIFEST_ACCEPT, schema1Refused } from './media-types.js';
 import { formatReference, validateDigest, type ImageReference } from './reference.js';
-import { endpointsFor, type Endpoint, type RegistryConfig } from './registry-config.js';
+import { endpointsWithCas, type Endpoint, type RegistryConfig } from './registry-config.js';
 
 const MAX_MANIFEST_BYTES = 4 << 20;
 
@@ -47,7 +47,7 @@ export class RegistryClient {
    * not to). Returns the repository session that answered, for the blobs.
    */
   async resolve(ref: ImageReference, opts: ResolveOptions = {}): Promise<{ repository: Repository; manifest: FetchedManifest }> {
-    const endpoints = endpointsFor(this.config, ref.domain);
+    const endpoints = await endpointsWithCas(this.config, ref.domain);
     const target = ref.digest ?? ref.tag ?? 'latest';
     const failures: string[] = [];
     let last: unknown;

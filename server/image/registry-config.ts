@@ -1,8 +1,8 @@
 // Per-registry settings (the `[images.registry]` part of config.toml) and how a
 // reference's registry turns into the ordered list of endpoints a pull tries.
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { invalidArgument } from '../errors.js';
+import { failedPrecondition, invalidArgument } from '../errors.js';
 import { registryHost } from './reference.js';
 
 export interface MirrorConfig {
@@ -80,7 +80,9 @@ export interface Endpoint {
   host: string;
   scheme: 'http' | 'https';
   mirror: boolean;
-  /** Extra CAs (PEM contents) for TLS to this host; undefined = system roots only. */
+  /** The extra CA files configured for this host (global ones first). */
+  caFiles: string[];
+  /** Their PEM contents, filled in by `endpointsWithCas`; undefined = system roots only. */
   ca?: string[];
   skipVerify: boolean;
   username?: string;
@@ -104,16 +106,15 @@ function parseEndpoint(e: string): { host: string; scheme?: 'http' | 'https' } {
   return { host: m[2]!, ...(m[1] ? { scheme: m[1] as 'http' | 'https' } : {}) };
 }
 
-const caCache = new Map<string, string>();
-function readCa(file: string): string {
+/** CA files read so far, by path: read once, with fs/promises, at the first pull that needs them. */
+const caCache = new Map<string, Promise<string>>();
+function readCa(file: string): Promise<string> {
   let pem = caCache.get(file);
   if (pem === undefined) {
-    try {
-      pem = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw invalidArgument(`cannot read registry CA file ${file}: ${(e as Error).message}`, e);
-    }
+    pem = readFile(file, 'utf8');
     caCache.set(file, pem);
+    // A failed read is not cached: the operator may fix the file and retry the pull.
+    pem.catch(() => caCache.delete(file));
   }
   return pem;
 }
@@ -126,7 +127,7 @@ function endpoint(cfg: RegistryConfig, host: string, scheme: 'http' | 'https' | 
     host,
     scheme: scheme ?? (plain ? 'http' : 'https'),
     mirror,
-    ...(caFiles.length > 0 ? { ca: caFiles.map(readCa) } : {}),
+    caFiles,
     skipVerify: hc?.skipVerify ?? false,
     ...(hc?.username !== undefined ? { username: hc.username } : {}),
     ...(hc?.password !== undefined ? { password: hc.password } : {}),
@@ -247,4 +248,22 @@ export function registryConfigFromToml(raw: unknown, where = 'image.registry'): 
     }
   }
   return registryConfig(out);
+}
+
+/** `endpointsFor` with each endpoint's CA files read (without blocking the event loop). */
+export async function endpointsWithCas(cfg: RegistryConfig, domain: string): Promise<Endpoint[]> {
+  return Promise.all(
+    endpointsFor(cfg, domain).map(async (ep) => {
+      if (ep.caFiles.length === 0) return ep;
+      const ca = await Promise.all(
+        ep.caFiles.map((f) =>
+          readCa(f).catch((e: unknown) => {
+            // The node's configuration is at fault, not the request.
+            throw failedPrecondition(`cannot read registry CA file ${f} (config.toml [images.registry]): ${(e as Error).message}`, e);
+          }),
+        ),
+      );
+      return { ...ep, ca };
+    }),
+  );
 }

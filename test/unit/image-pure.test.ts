@@ -1,5 +1,5 @@
 // Pure image helpers: WWW-Authenticate challenges and CRI AuthConfig credentials, platform
-// selection, registry endpoints (mirrors, plain HTTP), chain ids and the image user.
+// selection, registry endpoints (mirrors, plain HTTP, CA files), chain ids and the image user.
 import test from 'ava';
 import { isKind } from '../../server/errors.js';
 import { credentialsFromAuthConfig, parseChallenges } from '../../server/image/auth.js';
@@ -8,7 +8,10 @@ import { chainIds, sha256Digest } from '../../server/image/digest.js';
 import { parseImageConfig, parseManifest } from '../../server/image/manifest.js';
 import { sniffCompression } from '../../server/image/media-types.js';
 import { selectManifest, type PlatformDescriptor } from '../../server/image/platform.js';
-import { endpointsFor, isLoopbackHost, registryConfig } from '../../server/image/registry-config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { endpointsFor, endpointsWithCas, isLoopbackHost, registryConfig } from '../../server/image/registry-config.js';
 
 test('parses WWW-Authenticate challenges', (t) => {
   t.deepEqual(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'), [
@@ -73,6 +76,28 @@ test('registry endpoints: mirrors, fallback, plain HTTP rules', (t) => {
   for (const h of ['localhost', 'localhost:5000', '127.0.0.1', '127.1.2.3:80', '[::1]:5000', '::1']) t.true(isLoopbackHost(h), h);
   for (const h of ['example.com', '10.0.0.1:5000', '[::2]:5000', 'localhost.example.com']) t.false(isLoopbackHost(h), h);
   t.true(isKind(t.throws(() => registryConfig({ mirrors: { x: { endpoints: ['ftp://x/y/z'], fallback: true } } })), 'InvalidArgument'));
+});
+
+test('registry CA files are read asynchronously per pull; an unreadable one fails only its host, as FailedPrecondition', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-unit-ca-'));
+  try {
+    writeFileSync(join(dir, 'global.pem'), 'GLOBAL');
+    writeFileSync(join(dir, 'host.pem'), 'HOST');
+    const cfg = registryConfig({
+      caFiles: [join(dir, 'global.pem')],
+      hosts: { 'a.example': { caFiles: [join(dir, 'host.pem')], skipVerify: false }, 'b.example': { caFiles: [join(dir, 'missing.pem')], skipVerify: false } },
+    });
+    t.deepEqual((await endpointsWithCas(cfg, 'a.example'))[0]!.ca, ['GLOBAL', 'HOST']);
+    t.deepEqual((await endpointsWithCas(cfg, 'c.example'))[0]!.ca, ['GLOBAL']);
+    const e = await t.throwsAsync(endpointsWithCas(cfg, 'b.example'));
+    t.true(isKind(e, 'FailedPrecondition'), String(e));
+    t.regex(e!.message, /missing\.pem/);
+    // Not cached as failed: once the operator puts the file there, the next pull reads it.
+    writeFileSync(join(dir, 'missing.pem'), 'LATE');
+    t.deepEqual((await endpointsWithCas(cfg, 'b.example'))[0]!.ca, ['GLOBAL', 'LATE']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('chain ids follow the OCI image spec', (t) => {

@@ -29,10 +29,6 @@ const ALLOWED: Record<string, { calls: string[]; why: string }> = {
     calls: ['chmodSync', 'closeSync', 'lchownSync', 'linkSync', 'lutimesSync', 'mkdirSync', 'openSync', 'rmSync', 'symlinkSync', 'utimesSync', 'writeSync'],
     why: 'the unpack thread: blocks only itself, never the event loop',
   },
-  'server/image/registry-config.ts': {
-    calls: ['readFileSync'],
-    why: 'PENDING: a registry CA file read at the first pull that needs it, then cached; to be read at config load or with fs/promises',
-  },
 };
 
 function tsFiles(dir: string): string[] {
