@@ -30,6 +30,7 @@ import { cachedDirUsage } from '../hostutil/fs-usage.js';
 import { startAdminServer } from './admin.js';
 import { POD_CIDR_KEY } from './status/update-runtime-config.js';
 import { ContainerStore } from './container/store.js';
+import { AppArmorProfiles, readAppArmorHost } from './container/apparmor.js';
 import { readHostFacts, type ContainerDeps } from './container/deps.js';
 import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
@@ -97,6 +98,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   });
   const shims = new ShimPool();
   const runtime = new RuntimeClient(config, { cgroupMode: cgroups.layout.mode });
+  const apparmorHost = await readAppArmorHost();
+  log.info('apparmor', apparmorHost.enabled ? { enabled: true, parser: apparmorHost.parser } : { enabled: false, reason: apparmorHost.reason });
   const containers: ContainerDeps = {
     config,
     log: log.child({ component: 'containers' }),
@@ -108,6 +111,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     runtime,
     shims,
     stats: createStatsSampler(cgroups),
+    apparmor: new AppArmorProfiles(apparmorHost, config.state, log.child({ component: 'apparmor' })),
     host: await readHostFacts(),
   };
   sandboxes.containers = podContainers(() => containers);

@@ -11,6 +11,7 @@ import { nowNs } from '../time.js';
 import { buildContainerSpec } from '../oci/spec.js';
 import { readHostLookups } from '../oci/host.js';
 import { seccompChoice } from '../oci/seccomp.js';
+import { apparmorChoice } from '../oci/apparmor.js';
 import { stopSignal } from '../oci/process.js';
 import type { OciImageConfig } from '../oci/types.js';
 import type { ShimJob } from '../../shim/job.js';
@@ -110,6 +111,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       const layersTopFirst = leased.layers.map((l) => l.path).reverse();
       const sc = config.linux?.security_context ?? null;
       const choice = seccompChoice(sc ? { seccomp: sc.seccomp, seccomp_profile_path: sc.seccomp_profile_path, privileged: sc.privileged } : null);
+      const armor = apparmorChoice(sc ? { apparmor: sc.apparmor, apparmor_profile: sc.apparmor_profile, privileged: sc.privileged } : null, deps.apparmor.host.enabled);
       const needsPropagation = config.mounts.some((m) => m.propagation !== 'PROPAGATION_PRIVATE');
       const ns = sb.runtime.namespaces;
       const targetId = (sc?.namespace_options ?? sb.config.linux?.security_context?.namespace_options)?.target_id;
@@ -127,7 +129,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       };
       // Everything the pure spec generation will take from the image and the host, read side
       // by side beforehand; failures are reported in this order, whichever came first.
-      const [usersRead, seccompRead, lookupsRead] = await Promise.allSettled([
+      const [usersRead, seccompRead, lookupsRead, apparmorRead] = await Promise.allSettled([
         readLayeredUserFiles(layersTopFirst),
         choice.kind === 'localhost'
           ? readFile(choice.path, 'utf8').catch((e: unknown) => {
@@ -140,10 +142,13 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
           propagation: needsPropagation,
           privileged,
         }),
+        deps.apparmor.prepare(armor),
       ]);
       if (usersRead.status === 'rejected') throw usersRead.reason;
       if (seccompRead.status === 'rejected') throw seccompRead.reason;
       if (lookupsRead.status === 'rejected') throw lookupsRead.reason;
+      if (apparmorRead.status === 'rejected') throw apparmorRead.reason;
+      const apparmorProfile = apparmorRead.value;
       const users = usersRead.value;
       const localhostSeccompProfile = seccompRead.value;
       const lookups = lookupsRead.value;
@@ -172,6 +177,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
           hostCapabilities: facts.capabilities,
           ...lookups,
           ...(localhostSeccompProfile !== undefined ? { localhostSeccompProfile } : {}),
+          ...(apparmorProfile !== undefined ? { apparmorProfile } : {}),
           arch: arch(),
           ...(facts.kernel ? { kernel: facts.kernel } : {}),
           nodeHostname: hostname(),

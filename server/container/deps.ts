@@ -1,6 +1,7 @@
 // What the container RPCs share: configuration, the container store and locks, the pod
 // sandboxes they live in (and through them the cgroup manager), images (layer leases), the
 // event bus, and facts about the host read once.
+import type { AppArmorProfiles } from './apparmor.js';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
@@ -50,6 +51,8 @@ export interface ContainerDeps {
   shims: ShimPool;
   /** CPU-rate and writable-layer samples behind the stats RPCs. */
   stats: StatsSampler;
+  /** Loads and checks AppArmor profiles for CreateContainer (server/container/apparmor.ts). */
+  apparmor: AppArmorProfiles;
   /** Read once at start-up (readHostFacts). */
   host: HostFacts;
 }

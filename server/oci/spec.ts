@@ -65,6 +65,8 @@ export interface SpecHostOptions {
   deviceLookup?: DeviceLookup;
   /** Text of the Localhost seccomp profile file named by seccompChoice(); required for Localhost. */
   localhostSeccompProfile?: string;
+  /** The AppArmor profile to apply (loaded by the caller: server/container/apparmor.ts); none when undefined. */
+  apparmorProfile?: string;
   /** The kernel supports seccomp (default true); without it only Unconfined is accepted. */
   seccompEnabled?: boolean;
   /** Node `process.arch` and kernel [major, minor] for the RuntimeDefault profile. */
@@ -239,5 +241,6 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const sysctls = checkSysctls(sandboxConfig.linux?.sysctls ?? {}, ns.hostNetwork, ns.hostIpc);
   if (Object.keys(sysctls).length > 0) spec.linux.sysctl = sysctls;
   if (seccomp) spec.linux.seccomp = seccomp;
+  if (host.apparmorProfile !== undefined) spec.process.apparmorProfile = host.apparmorProfile;
   return spec;
 }

@@ -13,6 +13,7 @@ import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } f
 import { expectCode } from '../helpers/grpc-assert.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
 import { mountPoints } from '../../hostutil/mounts.js';
+import { readAppArmorHost } from '../../server/container/apparmor.js';
 
 interface Ctx extends BerthdTestContext {
   /** A second image with two layers, a user `app` (uid 1500) and a StopSignal. */
@@ -288,6 +289,34 @@ rootOnly('security: read-only rootfs, run_as_user, run_as_username, capabilities
   t.is(dfltEff & 1n, 0n, 'CAP_CHOWN dropped');
   t.not(dfltEff & (1n << 5n), 0n, 'CAP_KILL kept from the default set');
   t.is(dfltEff & (1n << 21n), 0n, 'no CAP_SYS_ADMIN');
+  await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+});
+
+rootOnly('AppArmor: profiles on a host without it are refused whole; unset and Unconfined run (the guest tier covers a host with it)', async (t) => {
+  const b = t.context.b;
+  const host = await readAppArmorHost();
+  const pod = await runPod(t, 'armor');
+  const unset = await createAndStart(t, pod, containerConfig(t, 'unset', ['sleep', '1000']));
+  const unconfined = await createAndStart(t, pod, containerConfig(t, 'unconf', ['sleep', '1000'], { linux: { security_context: { apparmor: { profile_type: 'Unconfined' } } } }));
+  const before = ((await b.client.call('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers as unknown[]).length;
+  t.is(before, 2);
+  if (!host.enabled) {
+    t.log(`AppArmor on this host: ${host.reason}`);
+    for (const [name, sc] of [
+      ['rd', { apparmor: { profile_type: 'RuntimeDefault' } }],
+      ['lh', { apparmor: { profile_type: 'Localhost', localhost_ref: 'localhost/some-profile' } }],
+      ['legacy', { apparmor_profile: 'runtime/default' }],
+    ] as const) {
+      await expectCode(t, create(t, pod, containerConfig(t, name, ['sleep', '1000'], { linux: { security_context: sc } })), Status.FAILED_PRECONDITION, /AppArmor is not enabled on this node/);
+    }
+    // Refused before anything was made: no record, and the name is free for a retry.
+    t.is(((await b.client.call('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers as unknown[]).length, before);
+    await createAndStart(t, pod, containerConfig(t, 'rd', ['sleep', '1000']));
+  } else {
+    t.regex((await exec(t, unset, ['cat', '/proc/self/attr/current'])).out, /^berth-default \(enforce\)/);
+  }
+  await expectCode(t, create(t, pod, containerConfig(t, 'badname', ['sleep', '1000'], { linux: { security_context: { apparmor_profile: 'localhost/../x' } } })), Status.INVALID_ARGUMENT, /apparmor profile name/);
+  t.truthy(unconfined);
   await b.client.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
 });
 
