@@ -86,7 +86,12 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     const img = await ensureImage({ signal: AbortSignal.timeout(p.imageTimeoutSec * 1000) });
     const imageSec = (Date.now() - t0) / 1000;
-    const r = await runInGuest(img, { ...p.opts, command });
+    let r = await runInGuest(img, { ...p.opts, command });
+    if (r.bootFailed !== undefined) {
+      // A boot that never reached the command (a slow device under emulation) is retried once.
+      process.stderr.write(`guest: boot failed (${r.bootFailed}); booting once more\n`);
+      r = await runInGuest(img, { ...p.opts, command });
+    }
     const first = r.firstOutputSec === undefined ? '' : `, first output after ${r.firstOutputSec.toFixed(0)} s`;
     process.stderr.write(
       `guest: ${command.join(' ')} → ${r.timedOut ? `timed out after ${p.opts.timeoutSec} s` : `exit ${r.status}`} (image ${imageSec.toFixed(0)} s, guest run ${r.totalSec.toFixed(0)} s${first})\n`,

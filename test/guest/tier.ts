@@ -10,6 +10,9 @@
 // and stops, containers scopes, conmon a scope of its own; with systemd no scope or slice
 // may be left. Last, berthd in a transient service unit (KillMode=control-group): stopping
 // the unit must leave conmon and the container running, and the next berthd finds it.
+// AppArmor (on in the guest): a container that asks for nothing runs under berth-default,
+// Localhost applies a profile the tier loads, Unconfined none, and a profile that is not
+// loaded is refused.
 // The container's cgroup files are copied to /results for the unit tests' v2 fixtures.
 //
 // A plain async script rather than ava: Node is 30-90x slower under emulation, so one
@@ -18,7 +21,7 @@
 // ending with the line "N passed, N failed"; the exit status is 1 when any failed.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BERTHD, podConfig, startBerthd, type TestBerthd } from '../helpers/berthd.js';
@@ -164,7 +167,12 @@ const CHECKS = [
   'ContainerStats from the cgroup',
   'OOM kill: exit 137, reason OOMKilled',
   'stop and remove leave no cgroup, conmon or pod cgroup',
+  'AppArmor: RuntimeDefault unless asked otherwise, Localhost and Unconfined as asked',
 ];
+
+/** A Localhost profile the tier loads for the AppArmor check (complain mode: it only names). */
+const TEST_PROFILE = 'berth-guest-test';
+const TEST_PROFILE_FILE = `/run/${TEST_PROFILE}.apparmor`;
 
 async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void> {
   const parent = c.cgroupParent();
@@ -204,7 +212,7 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
     }
   });
   if (!ok) {
-    skip(c.name, CHECKS.slice(1, 5), 'no running container');
+    skip(c.name, [...CHECKS.slice(1, 5), CHECKS[6]!], 'no running container');
   } else {
     await check(c.name, CHECKS[1]!, async () => {
       cgDir = await cgroupOfPid(pid);
@@ -272,6 +280,29 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
       eq(st.exit_code, 137, 'exit code');
       eq(st.reason, 'OOMKilled', 'reason');
       await b.client.call('RemoveContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+    });
+  }
+  if (ok) {
+    await check(c.name, CHECKS[6]!, async () => {
+      eq((await readFile(`/proc/${pid}/attr/current`, 'utf8')).trim(), 'berth-default (enforce)', 'AppArmor label of a container that asked for nothing');
+      const labelOf = async (name: string, sc: object) => {
+        const ctr = { metadata: { name, attempt: 0 }, image: { image }, command: ['sleep', '3600'], log_path: `${name}/0.log`, linux: { security_context: sc } };
+        const id = (await b.client.call('CreateContainer', { pod_sandbox_id: podId, config: ctr, sandbox_config: config }, { timeoutMs: WAIT_MS })).container_id;
+        await b.client.call('StartContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+        await waitState(b, id, 'CONTAINER_RUNNING');
+        const p = JSON.parse((await b.client.call('ContainerStatus', { container_id: id, verbose: true })).info.info).pid as number;
+        const label = (await readFile(`/proc/${p}/attr/current`, 'utf8')).trim();
+        await b.client.call('StopContainer', { container_id: id, timeout: 0 }, { timeoutMs: WAIT_MS });
+        await b.client.call('RemoveContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+        return label;
+      };
+      eq(await labelOf('aa-local', { apparmor: { profile_type: 'Localhost', localhost_ref: `localhost/${TEST_PROFILE}` } }), `${TEST_PROFILE} (complain)`, 'Localhost profile');
+      eq(await labelOf('aa-unconf', { apparmor: { profile_type: 'Unconfined' } }), 'unconfined', 'Unconfined');
+      let refused = '';
+      await b.client.call('CreateContainer', { pod_sandbox_id: podId, config: { metadata: { name: 'aa-missing', attempt: 0 }, image: { image }, command: ['true'], log_path: 'aa-missing/0.log', linux: { security_context: { apparmor_profile: 'localhost/not-loaded' } } }, sandbox_config: config }, { timeoutMs: WAIT_MS }).catch((e: Error) => {
+        refused = e.message;
+      });
+      assert(/FAILED_PRECONDITION|not loaded/.test(refused), `a profile that is not loaded: ${refused || 'accepted'}`);
     });
   }
   await check(c.name, CHECKS[5]!, async () => {
@@ -389,6 +420,11 @@ async function main(): Promise<void> {
   const drivers = [...new Set(CONFIGS.map((c) => c.driver))];
   try {
     let image = '';
+    await check('setup', 'AppArmor enabled, a Localhost test profile loaded', async () => {
+      eq((await readFile('/sys/module/apparmor/parameters/enabled', 'utf8')).trim(), 'Y', 'AppArmor enabled in the kernel');
+      await writeFile(TEST_PROFILE_FILE, `profile ${TEST_PROFILE} flags=(attach_disconnected,mediate_deleted,complain) {\n  file,\n  network,\n  capability,\n}\n`);
+      await run('apparmor_parser', ['-Kr', TEST_PROFILE_FILE]);
+    });
     const imageOk = await check('setup', 'registry with a busybox image', async () => {
       reg = await startRegistry();
       await pushImage(reg.url, 'test/busybox', 'v1', await buildImage({ layers: [busyboxLayer()], config: { Cmd: ['/bin/sh'] } }));
@@ -425,6 +461,8 @@ async function main(): Promise<void> {
     }
     if (imageOk) await unitRestart(image);
   } finally {
+    await run('apparmor_parser', ['-R', TEST_PROFILE_FILE], { allowFailure: true });
+    await rm(TEST_PROFILE_FILE, { force: true });
     await reg?.stop();
   }
   process.stdout.write(`${passed} passed, ${failed} failed\n`);

@@ -51,6 +51,9 @@ export interface RunResult {
   totalSec: number;
   /** The tail of the guest console when the run failed without a status. */
   consoleTail?: string;
+  /** The guest never got to run the command (its work disk did not show up in time, as
+   *  happens under emulation on a badly overloaded host): worth one more boot. */
+  bootFailed?: string;
 }
 
 const QEMU = 'qemu-system-x86_64';
@@ -241,7 +244,21 @@ export async function runInGuest(img: GuestImage, opts: RunOptions): Promise<Run
     firstOutput ??= Date.now();
     sink(b);
   });
-  const cons = new FileFollower(join(dir, 'console.log'), (b) => void (opts.verbose ? process.stderr.write(b) : undefined));
+  // systemd gives up on the work disk after its device timeout and then never starts the
+  // command's unit: seen on the console, the boot is over, no need to wait for the timeout.
+  let consoleText = '';
+  let bootFailed: string | undefined;
+  const cons = new FileFollower(join(dir, 'console.log'), (b) => {
+    if (opts.verbose) process.stderr.write(b);
+    if (bootFailed !== undefined || firstOutput !== undefined) return;
+    consoleText = (consoleText + b.toString('latin1')).slice(-8192);
+    const plain = consoleText.replace(/\x1b\[[0-9;]*m/g, '');
+    const m = /Timed out waiting for device[^\n]*berth-work|Dependency failed for[^\n]*(?:berth\.mount|harness)/.exec(plain);
+    if (m) {
+      bootFailed = m[0].replace(/\s+/g, ' ').trim();
+      killQemu();
+    }
+  });
   let timer: NodeJS.Timeout | undefined;
   let poller: NodeJS.Timeout | undefined;
   try {
@@ -280,6 +297,9 @@ export async function runInGuest(img: GuestImage, opts: RunOptions): Promise<Run
     cons.poll();
     const totalSec = (Date.now() - started) / 1000;
     const firstOutputSec = firstOutput === undefined ? undefined : (firstOutput - started) / 1000;
+    if (bootFailed !== undefined) {
+      return { status: 125, timedOut: false, totalSec, bootFailed, consoleTail: `the guest did not start the command: ${bootFailed}\n${tail(join(dir, 'console.log'), 20)}` };
+    }
     const statusText = existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8') : '';
     const m = /exit (\d+)/.exec(statusText);
     if (timedOut) {

@@ -7,9 +7,11 @@ R=$1
 echo berth-guest >"$R/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 berth-guest\n::1 localhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
 mkdir -p "$R/berth" "$R/results"
+# The work disk may appear late under emulation on a loaded host (udev runs blkid for the
+# label): systemd waits up to 15 minutes for it rather than failing the boot after 30 s.
 cat >"$R/etc/fstab" <<'FSTAB'
 /dev/vda / ext4 rw,errors=remount-ro 0 1
-LABEL=berth-work /berth ext4 rw,nofail,x-systemd.device-timeout=30s 0 0
+LABEL=berth-work /berth ext4 rw,nofail,x-systemd.device-timeout=900s 0 0
 results /results 9p trans=virtio,version=9p2000.L,msize=262144,nofail 0 0
 FSTAB
 
