@@ -95,7 +95,9 @@ export class PullRenderer {
     if (this.mode === 'none') return;
     if (e.type === 'resolved') {
       this.write(`pulling ${e.reference} (${e.layers.length} layer${e.layers.length === 1 ? '' : 's'}, ${fmtBytes(e.layers.reduce((n, l) => n + l.size, 0))})\n`);
-      for (const l of e.layers) this.layers.set(l.digest, { digest: l.digest, total: l.size, done: 0, status: 'waiting', rate: 0, lastPlainMs: 0 });
+      // Rates are averaged from here: a layer waiting for a download slot counts as slow.
+      const since = { ms: this.now(), bytes: 0 };
+      for (const l of e.layers) this.layers.set(l.digest, { digest: l.digest, total: l.size, done: 0, status: 'waiting', rate: 0, lastPlainMs: 0, since: { ...since } });
       this.redraw();
     } else if (e.type === 'layer') {
       const l = this.layers.get(e.digest) ?? { digest: e.digest, total: e.total, done: 0, status: 'waiting' as const, rate: 0, lastPlainMs: 0 };
