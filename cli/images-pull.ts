@@ -5,7 +5,8 @@
 // the events through as they come. Because the pull runs in berthd, it shares its
 // downloads with a kubelet pull of the same image. Ctrl-C closes the stream, which cancels
 // the pull in berthd as a cancelled CRI PullImage is cancelled: what it fetched is removed
-// (unless another pull still wants it). Exit status: 0 pulled, 1 failed, 2 usage, 130 cancelled.
+// (unless another pull still wants it). Exit status (as cli/output.ts): 0 pulled, 1 failed,
+// 2 usage, 4 berthd not running, 130 cancelled.
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { loadConfig } from '../server/config.js';
@@ -183,7 +184,10 @@ export async function imagesPull(args: string[]): Promise<number> {
     process.once('SIGINT', onSigint);
     req.on('error', (e: NodeJS.ErrnoException) => {
       process.off('SIGINT', onSigint);
-      if (result === undefined) reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new Error(`berthd is not running (no admin socket in ${state})`) : e);
+      if (result !== undefined) return;
+      if (e.code !== 'ENOENT' && e.code !== 'ECONNREFUSED') return reject(e);
+      process.stderr.write(`berth: berthd is not running (no admin socket in ${state}); images are pulled through berthd\n`);
+      resolve(4);
     });
     req.end(JSON.stringify({ ref }));
   });

@@ -37,23 +37,30 @@ export interface CheckResult {
   remedy?: string;
 }
 
-/** The JSON of `berth doctor -o json` (schema "berth.doctor/v1"). */
+/**
+ * The JSON of `berth doctor -o json`, in the operator commands' envelope (schemaVersion,
+ * kind, mode: cli/output.ts): fields are only added within a schemaVersion.
+ */
 export interface DoctorReport {
-  schema: 'berth.doctor/v1';
+  schemaVersion: 1;
+  kind: 'DoctorReport';
+  /** "berthd": berthd answered on its admin socket; "read-only": it did not (the checks read the node only). */
+  mode: 'berthd' | 'read-only';
   berthVersion: string;
   time: string;
-  /** "berthd": berthd answered on its admin socket; "offline": it did not (the checks read the node only). */
-  mode: 'berthd' | 'offline';
   config: { file: string | null; socket: string; root: string; state: string };
   checks: CheckResult[];
   summary: Record<Lowercase<CheckStatus>, number>;
-  /** 0: no FAIL; 1: at least one FAIL. */
-  exitCode: 0 | 1;
+  /** The exit status of `berth doctor`: 0 no FAIL, 5 at least one FAIL (cli/output.ts EXIT.FOUND). */
+  exitCode: 0 | 5;
 }
 
 export interface DoctorOptions {
   /** berthd's config file (default: /etc/berth/config.toml when present, else the embedded defaults). */
   configFile?: string;
+  /** Override the config's root and state directories (berthd's --root, --state). */
+  root?: string;
+  state?: string;
   /** kubelet's config file (default: discovered as `berth node install` does). */
   kubeletConfig?: string;
   /** Where the host's files are (kubelet discovery), default "/". */
@@ -386,7 +393,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   let config: BerthConfig;
   let file: string | undefined;
   try {
-    ({ config, file } = loadConfig(opts.configFile ? ['--config', opts.configFile] : []));
+    ({ config, file } = loadConfig([...(opts.configFile ? ['--config', opts.configFile] : []), ...(opts.root ? ['--root', opts.root] : []), ...(opts.state ? ['--state', opts.state] : [])]));
     checks.push(pass('config', file ? `${file} is valid` : 'no config file: embedded defaults'));
   } catch (e) {
     config = validateConfig(defaultConfig());
@@ -411,13 +418,14 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   const summary = { pass: 0, warn: 0, fail: 0, skip: 0 };
   for (const c of checks) summary[c.status.toLowerCase() as keyof typeof summary]++;
   return {
-    schema: 'berth.doctor/v1',
+    schemaVersion: 1,
+    kind: 'DoctorReport',
+    mode: b.up ? 'berthd' : 'read-only',
     berthVersion: BERTH_VERSION,
     time: new Date().toISOString(),
-    mode: b.up ? 'berthd' : 'offline',
     config: { file: file ?? null, socket: config.socket, root: config.root, state: config.state },
     checks,
     summary,
-    exitCode: summary.fail > 0 ? 1 : 0,
+    exitCode: summary.fail > 0 ? 5 : 0,
   };
 }

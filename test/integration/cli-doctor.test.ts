@@ -3,7 +3,8 @@
 // FAIL); then, with berthd's config pointing conmon elsewhere, a CNI dir holding only a
 // broken conflist, a fake kubelet config whose cgroup driver differs from berth's, a
 // mirror nobody listens on (fallback off) and no berthd on the state dir: each reported
-// as FAIL with its remedy, exit 1, in the human output and in the JSON.
+// as FAIL with its remedy, exit 5, in the human output and in the JSON; a config berthd
+// would refuse; berth images pull with berthd down (exit 4).
 import anyTest, { type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,10 +88,10 @@ rootOnly('seeded misconfigurations: missing conmon, broken conflist, driver mism
       `[cni]\nconf_dir = "${cni}"\n[image.registry.mirrors."registry.k8s.io"]\nendpoints = ["http://127.0.0.1:${deadPort}"]\nfallback = false\n`,
   );
   const r = doctor(['--config', cfg, '--kubelet-config', kubelet, '-o', 'json']);
-  t.is(r.code, 1, r.err);
+  t.is(r.code, 5, r.err);
   const report = JSON.parse(r.out) as DoctorReport;
-  t.is(report.exitCode, 1);
-  t.is(report.mode, 'offline');
+  t.is(report.exitCode, 5);
+  t.is(report.mode, 'read-only');
   t.like(check(report, 'conmon'), { status: 'FAIL', detail: `${join(dir, 'not-here/conmon')} is missing or not executable` });
   t.regex(check(report, 'conmon')!.remedy!, /apt-get install conmon/);
   t.like(check(report, 'cni.config'), { status: 'FAIL' });
@@ -107,21 +108,25 @@ rootOnly('seeded misconfigurations: missing conmon, broken conflist, driver mism
 
   // The same in the human output: each FAIL line followed by its remedy.
   const human = doctor(['--config', cfg, '--kubelet-config', kubelet]);
-  t.is(human.code, 1);
-  t.regex(human.out, /^berth doctor: berthd is NOT running \(node checks only\)/);
+  t.is(human.code, 5);
+  t.regex(human.out, /^berth doctor: berthd is NOT running \(read-only: node checks only\)/);
   t.regex(human.out, /^FAIL  conmon +\S+ is missing or not executable\n +-> apt-get install conmon/m);
   t.regex(human.out, /^FAIL  cni\.config +.*not valid JSON.*\n +-> fix or remove/m);
   t.regex(human.out, /^FAIL  cgroups\.kubelet +kubelet uses cgroupDriver systemd .*\n +-> make them agree/m);
-  t.regex(human.out, /\(exit 1\)\n$/);
+  t.regex(human.out, /\(exit 5\)\n$/);
 
   // A config berthd would refuse is itself a FAIL, and the rest still runs on the defaults.
   const bad = join(dir, 'bad.toml');
   writeFileSync(bad, 'no_such_key = 1\n');
   const br = doctor(['--config', bad, '-o', 'json']);
-  t.is(br.code, 1);
+  t.is(br.code, 5);
   const bReport = JSON.parse(br.out) as DoctorReport;
   t.like(check(bReport, 'config'), { status: 'FAIL' });
   t.regex(check(bReport, 'config')!.detail, /unknown key "no_such_key"/);
   t.true(bReport.checks.length > 10);
   t.is(doctor(['-o', 'yaml']).code, 2);
+  // Pulls need berthd: exit 4 when it is not running.
+  const pull = spawnSync(process.execPath, [BERTH_CLI, 'images', 'pull', 'busybox', '--state', state], { encoding: 'utf8' });
+  t.is(pull.status, 4);
+  t.regex(pull.stderr, /berthd is not running/);
 });

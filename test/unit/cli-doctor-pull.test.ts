@@ -1,5 +1,5 @@
 // The pure parts of berth doctor, berth images pull and berth completion: the human doctor
-// report (golden), the JSON report's schema (a live offline run), the pull progress
+// report (golden), the JSON report's schema (a live run with berthd down), the pull progress
 // rendering in plain and bar modes (golden, with a fixed clock), berthd's recent-warnings
 // ring behind /v1/health, and the bash completion generated from the command table (every
 // command and its flags complete, flag values and paths, the script parses).
@@ -16,10 +16,11 @@ import { COMMANDS, flagsOf } from '../../cli/commands.js';
 import { RecentLog } from '../../server/recent-log.js';
 
 const fixed: DoctorReport = {
-  schema: 'berth.doctor/v1',
+  schemaVersion: 1,
+  kind: 'DoctorReport',
+  mode: 'read-only',
   berthVersion: '0.1.0',
   time: '2026-12-03T12:00:00.000Z',
-  mode: 'offline',
   config: { file: '/etc/berth/config.toml', socket: '/run/berth/berth.sock', root: '/var/lib/berth', state: '/run/berth' },
   checks: [
     { id: 'config', status: 'PASS', detail: '/etc/berth/config.toml is valid' },
@@ -28,36 +29,37 @@ const fixed: DoctorReport = {
     { id: 'registry.mirrors', status: 'SKIP', detail: 'no registry mirrors configured' },
   ],
   summary: { pass: 1, warn: 1, fail: 1, skip: 1 },
-  exitCode: 1,
+  exitCode: 5,
 };
 
 test('doctor human output (golden)', (t) => {
   t.is(
     formatDoctor(fixed),
-    `berth doctor: berthd is NOT running (node checks only); config /etc/berth/config.toml
+    `berth doctor: berthd is NOT running (read-only: node checks only); config /etc/berth/config.toml
 PASS  config            /etc/berth/config.toml is valid
 FAIL  cgroups.kubelet   kubelet uses cgroupDriver systemd (/var/lib/kubelet/config.yaml) but berth uses cgroupfs
                         -> make them agree
 WARN  socket.cri        /run/berth/berth.sock does not exist (berthd not running?)
                         -> start berthd (systemctl start berth)
 SKIP  registry.mirrors  no registry mirrors configured
-1 passed, 1 warning, 1 failed, 1 skipped (exit 1)
+1 passed, 1 warning, 1 failed, 1 skipped (exit 5)
 `,
   );
 });
 
-test('doctor JSON report schema (berth.doctor/v1), from a live run with berthd down', async (t) => {
+test('doctor JSON report schema (kind DoctorReport, schemaVersion 1), from a live run with berthd down', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-test-doctor-unit-'));
   try {
     const cfg = join(dir, 'config.toml');
     writeFileSync(cfg, `socket = "${dir}/berth.sock"\nroot = "${dir}/root"\nstate = "${dir}/state"\n[cni]\nconf_dir = "${dir}/cni"\n`);
     const r = await runDoctor({ configFile: cfg, timeoutMs: 1000 });
     const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
-    t.deepEqual(Object.keys(json).sort(), ['berthVersion', 'checks', 'config', 'exitCode', 'mode', 'schema', 'summary', 'time']);
-    t.is(json.schema, 'berth.doctor/v1');
+    t.deepEqual(Object.keys(json).sort(), ['berthVersion', 'checks', 'config', 'exitCode', 'kind', 'mode', 'schemaVersion', 'summary', 'time']);
+    t.is(json.schemaVersion, 1);
+    t.is(json.kind, 'DoctorReport');
     t.is(typeof json.berthVersion, 'string');
     t.false(Number.isNaN(Date.parse(json.time as string)));
-    t.is(json.mode, 'offline');
+    t.is(json.mode, 'read-only');
     t.deepEqual(json.config, { file: cfg, socket: `${dir}/berth.sock`, root: `${dir}/root`, state: `${dir}/state` });
     const ids = new Set<string>();
     for (const c of r.checks) {
@@ -78,7 +80,7 @@ test('doctor JSON report schema (berth.doctor/v1), from a live run with berthd d
     }
     const count = (s: string) => r.checks.filter((c) => c.status === s).length;
     t.deepEqual(r.summary, { pass: count('PASS'), warn: count('WARN'), fail: count('FAIL'), skip: count('SKIP') });
-    t.is(r.exitCode, r.summary.fail > 0 ? 1 : 0);
+    t.is(r.exitCode, r.summary.fail > 0 ? 5 : 0);
     // No CNI config in the temp dir and no berthd: both FAIL.
     t.is(r.checks.find((c) => c.id === 'cni.config')!.status, 'FAIL');
     t.is(r.checks.find((c) => c.id === 'berthd')!.status, 'FAIL');
@@ -168,5 +170,5 @@ test('bash completion: generated from the command table, every command and flag 
   t.deepEqual(complete('berth doctor -o j'), ['json']);
   t.deepEqual(complete('berth completion '), ['bash']);
   t.true(complete('berth doctor --config /et').includes('/etc'));
-  t.deepEqual(flagsOf(COMMANDS['doctor']!.usage), [{ name: '--config', value: 'FILE' }, { name: '--kubelet-config', value: 'FILE' }, { name: '--host-root', value: 'DIR' }, { name: '-o', value: 'table|json' }]);
+  t.deepEqual(flagsOf(COMMANDS['doctor']!.usage), [{ name: '--config', value: 'FILE' }, { name: '--root', value: 'DIR' }, { name: '--state', value: 'DIR' }, { name: '--kubelet-config', value: 'FILE' }, { name: '--host-root', value: 'DIR' }, { name: '-o', value: 'table|json' }]);
 });
