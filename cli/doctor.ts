@@ -2,6 +2,7 @@
 // PASS/WARN/FAIL/SKIP, with the remedy under each WARN and FAIL; `-o json` prints the
 // report (kind "DoctorReport", schemaVersion 1). Exit status, as for every operator command
 // (cli/output.ts): 0 no FAIL (warnings allowed), 5 at least one FAIL, 1 error, 2 usage.
+import { resolve } from 'node:path';
 import { parse, UsageError } from './args.js';
 import { runDoctor, type DoctorReport } from './doctor/checks.js';
 
@@ -24,10 +25,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: 'string' }, root: { type: 'string' }, state: { type: 'string' }, 'kubelet-config': { type: 'string' }, 'host-root': { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' } }, DOCTOR_USAGE);
   if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`-o must be table or json\nusage: ${DOCTOR_USAGE}`);
   const report = await runDoctor({
-    ...(values.config ? { configFile: values.config } : {}),
+    ...(values.config ? { configFile: resolve(values.config) } : {}),
     ...(values.root ? { root: values.root } : {}),
     ...(values.state ? { state: values.state } : {}),
-    ...(values['kubelet-config'] ? { kubeletConfig: values['kubelet-config'] } : {}),
+    ...(values['kubelet-config'] ? { kubeletConfig: resolve(values['kubelet-config']) } : {}),
     ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
   });
   process.stdout.write(values.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));

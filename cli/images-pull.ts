@@ -63,6 +63,8 @@ export class PullRenderer {
     private readonly mode: 'bars' | 'plain' | 'none',
     private readonly write: (s: string) => void,
     private readonly now: () => number = Date.now,
+    /** The terminal's width: bar lines are cut to it, so none wraps and the redraw stays in place. */
+    private readonly columns = 0,
   ) {}
 
   private rateOf(l: LayerView): void {
@@ -87,7 +89,7 @@ export class PullRenderer {
   private redraw(): void {
     if (this.mode !== 'bars') return;
     let s = this.drawn ? `\x1b[${this.drawn}A` : '';
-    for (const l of this.layers.values()) s += `\x1b[2K${this.line(l)}\n`;
+    for (const l of this.layers.values()) s += `\x1b[2K${this.columns > 1 ? this.line(l).slice(0, this.columns - 1) : this.line(l)}\n`;
     this.drawn = this.layers.size;
     this.write(s);
   }
@@ -129,7 +131,7 @@ export async function imagesPull(args: string[]): Promise<number> {
   const state = values.state ?? loadConfig([]).config.state;
   const json = values.output === 'json';
   const mode = json ? 'none' : values.progress === 'auto' ? (process.stdout.isTTY ? 'bars' : 'plain') : (values.progress as 'bars' | 'plain' | 'none');
-  const renderer = new PullRenderer(mode, (s) => process.stdout.write(s));
+  const renderer = new PullRenderer(mode, (s) => process.stdout.write(s), Date.now, process.stdout.columns ?? 0);
   return new Promise<number>((resolve, reject) => {
     let result: number | undefined;
     const headers = { 'content-type': 'application/json', [ADMIN_PROTOCOL_HEADER]: String(ADMIN_PROTOCOL), [BERTH_VERSION_HEADER]: BERTH_VERSION };
