@@ -16,7 +16,8 @@ import { readCgroupLayout, detectCgroupHost, type CgroupLayout } from '../../ser
 import { resolveCgroupDriver } from '../../server/cgroups/config.js';
 import { RuntimeClient } from '../../server/runtime/client.js';
 import { lookupNetworkConfig, parseNetworkConfig } from '../../server/network/conflist.js';
-import { registryConfigFromToml, endpointsFor } from '../../server/image/registry-config.js';
+import { registryConfigFromToml, endpointsWithCas } from '../../server/image/registry-config.js';
+import { rootCertificates } from 'node:tls';
 import { CATATONIT } from '../../server/sandbox/pod-init.js';
 import { BERTH_VERSION } from '../../server/status/version.js';
 import { run } from '../../hostutil/exec.js';
@@ -352,9 +353,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** GET /v2/ of an endpoint: any HTTP answer (200, 401) means a registry is there. */
-function probeRegistry(url: string, timeoutMs: number, insecureTls: boolean): Promise<string> {
+function probeRegistry(url: string, timeoutMs: number, insecureTls: boolean, ca: string[] | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = (url.startsWith('https:') ? httpsRequest : request)(url, { method: 'GET', timeout: timeoutMs, ...(insecureTls ? { rejectUnauthorized: false } : {}) }, (res) => {
+    const tlsOpts = { ...(insecureTls ? { rejectUnauthorized: false } : {}), ...(ca ? { ca: [...rootCertificates, ...ca] } : {}) };
+    const req = (url.startsWith('https:') ? httpsRequest : request)(url, { method: 'GET', timeout: timeoutMs, ...tlsOpts }, (res) => {
       res.resume();
       resolve(`HTTP ${res.statusCode}`);
     });
@@ -371,11 +373,18 @@ async function mirrorChecks(config: BerthConfig, timeoutMs: number): Promise<Che
   const out: CheckResult[] = [];
   for (const domain of domains) {
     const fallback = reg.mirrors[domain]!.fallback;
-    for (const e of endpointsFor(reg, domain).filter((x) => x.mirror)) {
+    let endpoints;
+    try {
+      endpoints = await endpointsWithCas(reg, domain);
+    } catch (err) {
+      out.push(fail(`registry.mirrors.${domain}`, `mirrors of ${domain}: ${(err as Error).message}`, 'fix the CA file named in image.registry'));
+      continue;
+    }
+    for (const e of endpoints.filter((x) => x.mirror)) {
       const url = `${e.scheme}://${e.host}/v2/`;
       const id = `registry.mirror.${e.host}`;
       try {
-        const answer = await probeRegistry(url, timeoutMs, e.skipVerify);
+        const answer = await probeRegistry(url, timeoutMs, e.skipVerify, e.ca);
         out.push(pass(id, `${url} (mirror of ${domain}) answers ${answer}`));
       } catch (err) {
         const d = `${url} (mirror of ${domain}) unreachable: ${(err as Error).message}`;
