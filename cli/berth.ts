@@ -29,6 +29,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`berth: ${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
+    const code = (e as { exitCode?: unknown }).exitCode; // cli/output.ts CliError
+    process.exit(e instanceof UsageError ? 2 : typeof code === 'number' ? code : 1);
   },
 );

@@ -173,6 +173,9 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
       }, PROGRESS_EVENT_MS);
       poller.unref();
     }
+    // From here on (synchronously) the pull waits on the shared per-layer work: a pull of
+    // the same layers that is already running is joined, not repeated.
+    ctx.logger.debug('fetching layers', { ...meta, layers: manifest.layers.length, present: finished.size });
     const layerRecords = await allOrStop(
       ctl,
       manifest.layers.map((desc, i) => async () => {

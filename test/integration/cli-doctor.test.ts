@@ -1,4 +1,5 @@
 // `berth doctor` against a real berthd and against seeded misconfigurations: a healthy run
+// (and berthd's recent warnings on /v1/health, which the berthd check reads)
 // (berthd serving, its CNI config valid, a loopback registry mirror reachable: exit 0, no
 // FAIL); then, with berthd's config pointing conmon elsewhere, a CNI dir holding only a
 // broken conflist, a fake kubelet config whose cgroup driver differs from berth's, a
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startBerthd, isRoot, type TestBerthd } from '../helpers/berthd.js';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import type { DoctorReport } from '../../cli/doctor/checks.js';
+import { admin } from '../../cli/admin-client.js';
 
 const test = anyTest as TestFn<{ b: TestBerthd; reg: TestRegistry; dir: string }>;
 const rootOnly = isRoot() ? test.serial : test.serial.skip;
@@ -67,9 +69,22 @@ rootOnly('a healthy node: berthd serving, CNI valid, mirror reachable; exit 0', 
   for (const id of ['kernel.overlay', 'kernel.namespaces', 'kernel.seccomp', 'cgroups.mode', 'cgroups.driver', 'cgroups.kubelet', 'catatonit', 'disk.root', 'disk.state', 'clock']) t.truthy(check(report, id), id);
   const human = doctor(['--config', cfg]);
   t.is(human.code, 0);
+  t.regex(human.out, /^PASS  berthd +berthd .*; 0 errors, \d+ warnings since start$/m);
   t.regex(human.out, /^berth doctor: berthd is running; config /);
   t.regex(human.out, /^PASS  berthd +berthd /m);
   t.regex(human.out, /\d+ passed, \d+ warnings?, 0 failed, \d+ skipped\n$/);
+});
+
+rootOnly("berthd's recent warnings reach /v1/health, which berth doctor reads", async (t) => {
+  const { b } = t.context;
+  await t.throwsAsync(b.client.call('PullImage', { image: { image: '127.0.0.1:1/nothing/here:v1' } }, { service: 'image' }));
+  const h = (await admin(b.state, 'GET', '/v1/health')) as { serving: boolean; totals: { warn: number }; recent: { level: string; message: string; component?: string; error?: string }[] };
+  t.true(h.serving);
+  t.true(h.totals.warn >= 1);
+  const w = h.recent.find((e) => e.message === 'image pull failed');
+  t.truthy(w, JSON.stringify(h.recent));
+  t.is(w!.level, 'warn');
+  t.is(w!.component, 'images');
 });
 
 rootOnly('seeded misconfigurations: missing conmon, broken conflist, driver mismatch, dead mirror, berthd down', async (t) => {

@@ -17,7 +17,7 @@ import { buildImage, pushImage, type BuiltImage } from '../helpers/image-builder
 import { randomBytes } from 'node:crypto';
 import { fmtBytes } from '../../cli/images-pull.js';
 
-const test = anyTest as TestFn<{ b: TestBerthd; reg: TestRegistry; proxy: TestProxy; small: BuiltImage; big: BuiltImage; shared: BuiltImage }>;
+const test = anyTest as TestFn<{ b: TestBerthd; reg: TestRegistry; proxy: TestProxy; small: BuiltImage; big: BuiltImage; shared: BuiltImage; both: BuiltImage }>;
 const rootOnly = isRoot() ? test.serial : test.serial.skip;
 const BERTH_CLI = fileURLToPath(new URL('../../cli/berth.js', import.meta.url));
 
@@ -31,10 +31,12 @@ test.before(async (t) => {
   t.context.small = await buildImage({ layers: [layer(700_000, 'a'), layer(300_000, 'b')] });
   t.context.shared = await buildImage({ layers: [layer(2_000_000, 'c')] });
   t.context.big = await buildImage({ layers: [layer(3_000_000, 'd')] });
+  t.context.both = await buildImage({ layers: [layer(2_000_000, 'e')] });
   await pushImage(reg.url, 'test/small', 'v1', t.context.small);
   await pushImage(reg.url, 'test/shared', 'v1', t.context.shared);
   await pushImage(reg.url, 'test/big', 'v1', t.context.big);
-  for (const i of [t.context.small, t.context.shared, t.context.big]) for (const l of i.layers) slow.add(l.digest);
+  await pushImage(reg.url, 'test/both', 'v1', t.context.both);
+  for (const i of [t.context.small, t.context.shared, t.context.big, t.context.both]) for (const l of i.layers) slow.add(l.digest);
   // Layer blobs come 32 KiB every 40 ms: about 1.3 s per megabyte.
   t.context.proxy = await startProxy({ upstream: reg.url, fault: ({ method, path }) => (method === 'GET' && slow.has(path.split('/').pop()!) ? { kind: 'trickle', chunk: 32_768, everyMs: 40 } : undefined) });
   t.context.b = await startBerthd();
@@ -147,6 +149,22 @@ rootOnly('SIGINT mid-pull exits 130 and berthd leaves nothing of the pull behind
   const again = berth(['images', 'pull', ref, '--state', b.state, '--progress', 'none']);
   t.is(await again.exit, 0, again.err());
   t.is(again.out(), '');
+});
+
+rootOnly('SIGINT of the CLI pull leaves a CRI pull of the same image to finish on the same download', async (t) => {
+  const { b, proxy, both } = t.context;
+  const ref = `${proxy.host}/test/both:v1`;
+  const r = berth(['images', 'pull', ref, '--state', b.state]);
+  await until('the CLI pull to be downloading', () => r.out().includes('downloading'));
+  const cri = b.client.call('PullImage', { image: { image: ref } }, { service: 'image' }) as Promise<{ image_ref: string }>;
+  // The CRI pull has joined the running download once berthd logs it fetching its layers.
+  await until('the CRI pull to join the download', () => b.stderr().split('\n').filter((l) => l.includes('"fetching layers"') && l.includes(ref)).length === 2);
+  r.child.kill('SIGINT');
+  t.is(await r.exit, 130);
+  t.is((await cri).image_ref, both.config.digest);
+  t.is(blobGets(proxy, both.layers[0]!.digest), 1, 'the download went on for the CRI pull');
+  const list = (await b.client.call('ListImages', {}, { service: 'image' })) as { images: { id: string }[] };
+  t.true(list.images.some((i) => i.id === both.config.digest));
 });
 
 rootOnly('-o json streams the pull events; a bad reference fails with exit 1', async (t) => {
