@@ -282,8 +282,11 @@ async function diskChecks(config: BerthConfig): Promise<CheckResult[]> {
     const inodePct = s.files ? (s.ffree / s.files) * 100 : 100;
     const detail = `${dir}${at === dir ? '' : ` (not created yet; on ${at})`}: ${fmtBytes(free)} free (${freePct.toFixed(0)}%), ${s.files ? `${inodePct.toFixed(0)}% inodes free` : 'inodes not limited'}`;
     const remedy = `free space on the filesystem of ${dir} (berth images ls / rm, crictl rmi --prune, old pod logs)`;
-    if (freePct < 2 || free < 512 * 1024 ** 2 || inodePct < 2) out.push(fail(id, detail, remedy));
-    else if (freePct < 10 || free < 2 * GiB || inodePct < 10) out.push(warn(id, detail, remedy));
+    // root holds images and container layers (GiBs); state holds small files, often on a
+    // small tmpfs (/run), so only its percentages and a floor count.
+    const [failBelow, warnBelow] = id === 'disk.root' ? [512 * 1024 ** 2, 2 * GiB] : [16 * 1024 ** 2, 64 * 1024 ** 2];
+    if (freePct < 2 || free < failBelow || inodePct < 2) out.push(fail(id, detail, remedy));
+    else if (freePct < 10 || free < warnBelow || inodePct < 10) out.push(warn(id, detail, remedy));
     else out.push(pass(id, detail));
   }
   return out;
