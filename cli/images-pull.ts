@@ -12,16 +12,13 @@ import { join } from 'node:path';
 import { loadConfig } from '../server/config.js';
 import { ADMIN_PROTOCOL, ADMIN_PROTOCOL_HEADER, BERTH_VERSION_HEADER, adminProtocolMismatch } from '../server/admin-protocol.js';
 import { BERTH_VERSION } from '../server/status/version.js';
+import type { PullEvent } from '../server/image/image-pull.js';
 import { parse, UsageError } from './args.js';
 
 export const PULL_USAGE = 'berth images pull REF [--state DIR] [--progress auto|bars|plain|none] [-o table|json]';
 
-/** A line of the admin socket's pull stream (server/image/image-pull.ts PullEvent, plus the error line). */
-export type PullLine =
-  | { type: 'resolved'; reference: string; id: string; layers: { digest: string; size: number }[] }
-  | { type: 'layer'; digest: string; status: 'present' | 'downloading' | 'done'; done: number; total: number }
-  | { type: 'pulled'; id: string; reference: string; repoTags: string[]; repoDigests: string[]; bytesDownloaded: number; seconds: number }
-  | { type: 'error'; error: string; kind: string };
+/** A line of the admin socket's pull stream: the puller's events, or the error that ended it. */
+export type PullLine = PullEvent | { type: 'error'; error: string; kind: string };
 
 export function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`;
