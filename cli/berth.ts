@@ -1,25 +1,12 @@
 #!/usr/bin/env node
-// berth: the operator's command line next to berthd. A small dispatcher: each command
-// lives in its own file under cli/ and is loaded only when it runs.
+// berth: the operator's command line next to berthd. A small dispatcher over the command
+// table (commands.ts): each command lives in its own file under cli/ and is loaded only
+// when it runs; `berth CMD --help` prints the command's usage from the table.
 import { UsageError } from './args.js';
-
-type Command = (args: string[]) => Promise<number>;
-
-const COMMANDS: Record<string, { usage: string; load: () => Promise<Command> }> = {
-  'cni default': { usage: 'berth cni default                           print the default network config list', load: async () => (await import('./cni.js')).cniDefault },
-  'cni ensure-default': { usage: 'berth cni ensure-default [--conf-dir DIR]   write it if DIR has no network config', load: async () => (await import('./cni.js')).cniEnsureDefault },
-  'images import': { usage: 'berth images import FILE [--name REF]       import an OCI or `docker save` archive', load: async () => (await import('./images.js')).imagesImport },
-  'images ls': { usage: 'berth images ls                             list images', load: async () => (await import('./images.js')).imagesList },
-  'images rm': { usage: 'berth images rm REF                         remove an image (id, tag or digest)', load: async () => (await import('./images.js')).imagesRemove },
-  'node install': { usage: 'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver D] [--ignore-pod NS/NAME] [--dry-run]', load: async () => (await import('./node/install.js')).installCommand },
-  'node status': { usage: 'berth node status [--host-root DIR]           installed here and answering CRI? (exit 0/1)', load: async () => (await import('./node/status.js')).statusCommand },
-  'node uninstall': { usage: 'berth node uninstall [--host-root DIR] [--force] [--dry-run]', load: async () => (await import('./node/uninstall.js')).uninstallCommand },
-  'metrics-proxy': { usage: 'berth metrics-proxy --listen HOST:PORT --tls-cert FILE --tls-key FILE [--upstream URL] [--path PATH] [--auth-cache-seconds N]', load: async () => (await import('./metrics-proxy-command.js')).metricsProxyCommand },
-  version: { usage: 'berth version                               this CLI\'s and the running berthd\'s release and protocols', load: async () => (await import('./version.js')).version },
-};
+import { COMMANDS, helpOf } from './commands.js';
 
 function usage(): string {
-  return 'usage:\n' + Object.values(COMMANDS).map((c) => '  ' + c.usage).join('\n') + '\nImage commands and version reach the running berthd through its admin socket (<state>/admin.sock, --state DIR).';
+  return 'usage:\n' + Object.values(COMMANDS).map((c) => '  ' + c.usage).join('\n') + '\nImage commands, doctor and version reach the running berthd through its admin socket (<state>/admin.sock, --state DIR).';
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -29,14 +16,20 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(usage() + '\n');
     return argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
   }
+  const rest = argv.slice(key.split(' ').length);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(helpOf(key) + '\n');
+    return 0;
+  }
   const command = await COMMANDS[key]!.load();
-  return command(argv.slice(key.split(' ').length));
+  return command(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`berth: ${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
+    const code = (e as { exitCode?: unknown }).exitCode; // cli/output.ts CliError
+    process.exit(e instanceof UsageError ? 2 : typeof code === 'number' ? code : 1);
   },
 );

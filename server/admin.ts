@@ -35,6 +35,35 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
 export interface AdminDeps {
   images: ImageManager;
   log: Logger;
+  /** berthd's own health for `berth doctor` (GET /v1/health): serving, recent warnings and errors. */
+  health?: () => Record<string, unknown>;
+}
+
+/**
+ * POST /v1/images/pull {"ref": "…"}: pulls through berthd's image manager and answers with
+ * newline-delimited JSON, one PullEvent per line as the pull goes, then
+ * {"type":"pulled",…} or {"type":"error","error":"…","kind":"…"} last. The status is 200
+ * once the stream starts (a bad request before it is answered as any other). The client
+ * closing the connection cancels the pull as a cancelled CRI PullImage does: nothing it
+ * made is kept unless another pull (kubelet's) still wants it.
+ */
+async function streamPull(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const b = await body(req);
+  const ref = b.ref;
+  if (typeof ref !== 'string' || !ref) throw invalidArgument('"ref" must be an image reference');
+  res.statusCode = 200;
+  res.setHeader('content-type', 'application/x-ndjson');
+  res.flushHeaders();
+  const line = (o: object) => {
+    if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(o) + '\n');
+  };
+  try {
+    await deps.images.pull(ref, { signal, onProgress: line });
+    deps.log.info('image pulled through the admin socket', { ref });
+  } catch (e) {
+    line({ type: 'error', error: (e as Error).message, kind: e instanceof BerthError ? e.kind : 'Internal' });
+  }
+  res.end();
 }
 
 async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<unknown> {
@@ -42,6 +71,7 @@ async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse,
   if (url.pathname === '/v1/version' && req.method === 'GET') {
     return { version: BERTH_VERSION, protocols: { admin: ADMIN_PROTOCOL, shim: SHIM_PROTOCOL }, store: { schema: migrations.length } };
   }
+  if (url.pathname === '/v1/health' && req.method === 'GET') return { version: BERTH_VERSION, ...(deps.health?.() ?? {}) };
   if (url.pathname === '/v1/images' && req.method === 'GET') return deps.images.list(null);
   if (url.pathname === '/v1/images/import' && req.method === 'POST') {
     const b = await body(req);
@@ -81,6 +111,15 @@ export async function startAdminServer(socket: string, deps: AdminDeps): Promise
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ error }));
       req.resume();
+      return;
+    }
+    if (new URL(req.url ?? '/', 'http://berthd').pathname === '/v1/images/pull' && req.method === 'POST') {
+      streamPull(deps, req, res, ac.signal).catch((e: unknown) => {
+        if (res.headersSent) return void res.end();
+        res.statusCode = e instanceof BerthError ? (HTTP_STATUS[e.kind] ?? 500) : 500;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: (e as Error).message }));
+      });
       return;
     }
     route(deps, req, res, ac.signal).then(

@@ -60,6 +60,8 @@ export interface BerthConfig {
   /** Handler used when a pod names none. */
   default_runtime: string;
   runtimes: Record<string, RuntimeHandlerConfig>;
+  /** The conmon binary that monitors each container (default Debian's). */
+  conmon: string;
   cni: CniConfig;
   /** Image kept pinned (never garbage-collected) for pods. */
   sandbox_image: string;
@@ -84,6 +86,7 @@ export function defaultConfig(): BerthConfig {
       runc: { path: '/usr/sbin/runc', root: '' },
       crun: { path: '/usr/bin/crun', root: '' },
     },
+    conmon: '/usr/bin/conmon',
     cni: {
       conf_dir: '/etc/cni/net.d',
       bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'],
@@ -137,6 +140,7 @@ export function validateConfig(c: BerthConfig): BerthConfig {
     ['root', c.root],
     ['state', c.state],
     ['cni.conf_dir', c.cni.conf_dir],
+    ['conmon', c.conmon],
   ] as const) {
     if (!isAbsolute(p)) throw invalidArgument(`config: ${key} must be an absolute path, got "${p}"`);
   }

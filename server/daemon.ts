@@ -28,6 +28,7 @@ import { ImageManager } from './image/index.js';
 import { registryConfigFromToml } from './image/registry-config.js';
 import { cachedDirUsage } from '../hostutil/fs-usage.js';
 import { startAdminServer } from './admin.js';
+import type { RecentLog } from './recent-log.js';
 import { POD_CIDR_KEY } from './status/update-runtime-config.js';
 import { ContainerStore } from './container/store.js';
 import { AppArmorProfiles, readAppArmorHost } from './container/apparmor.js';
@@ -60,7 +61,8 @@ export interface DaemonServices {
   streaming: StreamingServer;
 }
 
-export async function startDaemon(config: BerthConfig, log: Logger): Promise<Daemon> {
+export async function startDaemon(config: BerthConfig, log: Logger, opts: { recent?: RecentLog } = {}): Promise<Daemon> {
+  const startedAt = new Date();
   await mkdir(config.root, { recursive: true, mode: 0o711 });
   await mkdir(config.state, { recursive: true, mode: 0o711 });
   await prepareSocketPath(config.socket);
@@ -97,7 +99,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
     progressIntervalMs: config.image.progress_interval_seconds * 1000,
   });
   const shims = new ShimPool();
-  const runtime = new RuntimeClient(config, { cgroupMode: cgroups.layout.mode });
+  const runtime = new RuntimeClient(config, { cgroupMode: cgroups.layout.mode, conmon: config.conmon });
   const apparmorHost = await readAppArmorHost();
   log.info('apparmor', apparmorHost.enabled ? { enabled: true, parser: apparmorHost.parser } : { enabled: false, reason: apparmorHost.reason });
   const containers: ContainerDeps = {
@@ -144,7 +146,21 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Dae
   });
   await restrictSocket(config.socket);
   const adminSocket = join(config.state, 'admin.sock');
-  const admin = await startAdminServer(adminSocket, { images, log: log.child({ component: 'admin' }) });
+  const admin = await startAdminServer(adminSocket, {
+    images,
+    log: log.child({ component: 'admin' }),
+    health: () => ({
+      pid: process.pid,
+      startedAt: startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      socket: config.socket,
+      serving: listener.listening,
+      cgroupDriver: cgroups.driver,
+      cgroupMode: cgroups.layout.mode,
+      recent: opts.recent?.entries() ?? [],
+      totals: opts.recent?.totals() ?? { warn: 0, error: 0 },
+    }),
+  });
   log.info('berthd serving CRI', { socket: config.socket, root: config.root, state: config.state, streaming: streaming.baseUrl, sandboxes: sandboxes.store.ids().length });
 
   let stopping: Promise<void> | undefined;

@@ -6,6 +6,7 @@
 // the two equal.
 import { loadConfig, printConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
+import { RecentLog } from './recent-log.js';
 import { startDaemon } from './daemon.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
@@ -32,7 +33,9 @@ async function main(): Promise<number> {
     process.stdout.write(printConfig(config, { cgroupDriver: driver, why }));
     return 0;
   }
-  const log = createLogger(config.log_level);
+  // The last warnings and errors stay readable through the admin socket (berth doctor).
+  const recent = new RecentLog();
+  const log = createLogger(config.log_level, recent.tee(process.stderr));
   if (process.getuid && process.getuid() !== 0) log.warn('berthd is not running as root: namespaces, mounts and cgroups will fail');
   const missing = missingNodeFlags();
   if (missing.length > 0) {
@@ -46,7 +49,7 @@ async function main(): Promise<number> {
   const notify = (fields: NotifyFields) =>
     notifier.notify(fields).catch((e: unknown) => log.warn('could not notify the service manager', { error: (e as Error).message }));
   await notify({ STATUS: 'starting: opening the store and recovering pods' });
-  const daemon = await startDaemon(config, log.child({ component: 'berthd' }));
+  const daemon = await startDaemon(config, log.child({ component: 'berthd' }), { recent });
   log.info('configuration', { file: file ?? '(embedded defaults)' });
   // startDaemon resolves only once the CRI socket listens: now kubelet may call.
   await notify({ READY: '1', STATUS: `serving CRI on ${daemon.socket}` });

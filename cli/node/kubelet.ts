@@ -49,7 +49,7 @@ export function kubeletConfigPath(hostRoot: string): string | undefined {
   return existsSync(inRoot(hostRoot, KUBELET_CONFIG_DEFAULT)) ? KUBELET_CONFIG_DEFAULT : undefined;
 }
 
-function configValue(text: string, key: string): string | null {
+export function configValue(text: string, key: string): string | null {
   if (text.trimStart().startsWith('{')) {
     const v = (JSON.parse(text) as Record<string, unknown>)[key];
     return typeof v === 'string' ? v : null;

@@ -27,7 +27,22 @@ export interface PullOptions {
   /** The pod the pull is for; used in log lines only. */
   sandboxConfig?: PodSandboxConfig__Output | null;
   signal?: AbortSignal;
+  /** Called with the pull's progress (berth images pull streams it); never throws into the pull. */
+  onProgress?: (e: PullEvent) => void;
 }
+
+/**
+ * A pull's progress, for the admin socket's streaming pull: the layers once the manifest
+ * is known, then per layer its download progress (polled from the shared download state,
+ * so a pull that joined another pull's download sees it too) and its completion.
+ */
+export type PullEvent =
+  | { type: 'resolved'; reference: string; id: string; layers: { digest: string; size: number }[] }
+  | { type: 'layer'; digest: string; status: 'present' | 'downloading' | 'done'; done: number; total: number }
+  | { type: 'pulled'; id: string; reference: string; repoTags: string[]; repoDigests: string[]; bytesDownloaded: number; seconds: number };
+
+/** How often a pull with an onProgress callback reports download progress. */
+export const PROGRESS_EVENT_MS = 200;
 
 export interface PullResult {
   /** The image id: the digest of its config (what PullImageResponse.image_ref carries). */
@@ -80,7 +95,15 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
   const layerBlobs: Descriptor[] = [];
   let bytesDownloaded = 0;
   let ticker: NodeJS.Timeout | undefined;
+  let poller: NodeJS.Timeout | undefined;
   let ok = false;
+  const emit = (e: PullEvent) => {
+    try {
+      opts.onProgress?.(e);
+    } catch {
+      /* a listener's failure is not the pull's */
+    }
+  };
   ctx.logger.info('pulling image', meta);
   try {
     const credentials = credentialsFromAuthConfig(opts.auth);
@@ -130,9 +153,39 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
     ticker.unref();
     const downloadedBefore = new Map<string, boolean>();
     for (const l of manifest.layers) downloadedBefore.set(l.digest, await ctx.content.has(l.digest, l.size));
+    const finished = new Set<string>();
+    const reported = new Map<string, number>();
+    if (opts.onProgress) {
+      emit({ type: 'resolved', reference, id, layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })) });
+      for (const [i, l] of manifest.layers.entries()) {
+        if (downloadedBefore.get(l.digest) && ctx.store.layer(chains[i]!)) {
+          finished.add(l.digest);
+          emit({ type: 'layer', digest: l.digest, status: 'present', done: l.size, total: l.size });
+        }
+      }
+      poller = setInterval(() => {
+        for (const l of manifest.layers) {
+          const p = ctx.progress.get(l.digest);
+          if (finished.has(l.digest) || !p || reported.get(l.digest) === p.done) continue;
+          reported.set(l.digest, p.done);
+          emit({ type: 'layer', digest: l.digest, status: 'downloading', done: p.done, total: p.total });
+        }
+      }, PROGRESS_EVENT_MS);
+      poller.unref();
+    }
+    // From here on (synchronously) the pull waits on the shared per-layer work: a pull of
+    // the same layers that is already running is joined, not repeated.
+    ctx.logger.debug('fetching layers', { ...meta, layers: manifest.layers.length, present: finished.size });
     const layerRecords = await allOrStop(
       ctl,
-      manifest.layers.map((desc, i) => () => ensureLayer(ctx, repository, desc, diffIds[i]!, chains[i]!, i === 0 ? null : chains[i - 1]!, signal)),
+      manifest.layers.map((desc, i) => async () => {
+        const rec = await ensureLayer(ctx, repository, desc, diffIds[i]!, chains[i]!, i === 0 ? null : chains[i - 1]!, signal);
+        if (opts.onProgress && !finished.has(desc.digest)) {
+          finished.add(desc.digest);
+          emit({ type: 'layer', digest: desc.digest, status: 'done', done: desc.size, total: desc.size });
+        }
+        return rec;
+      }),
     );
     for (const l of manifest.layers) {
       blobs.push({ digest: l.digest, size: l.size });
@@ -164,7 +217,7 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
       mbPerSecond: seconds > 0 ? Math.round((bytesDownloaded / 1e6 / seconds) * 10) / 10 : 0,
     });
     if (orphans.length) void collectGarbage(ctx).catch(() => {});
-    return {
+    const result: PullResult = {
       id,
       reference,
       repoTags: refs.filter((r) => r.kind === 'tag').map((r) => r.name),
@@ -172,6 +225,8 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
       bytesDownloaded,
       seconds,
     };
+    emit({ type: 'pulled', ...result });
+    return result;
   } catch (e) {
     if (!signal.aborted) ctl.abort(e);
     const err = opts.signal?.aborted ? canceled(`pull of ${reference} was cancelled by the client`) : e;
@@ -179,6 +234,7 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
     throw err;
   } finally {
     if (ticker) clearInterval(ticker);
+    if (poller) clearInterval(poller);
     opts.signal?.removeEventListener('abort', onCallerAbort);
     ctx.pins.unpin(pinned);
     if (!ok) {

@@ -16,6 +16,8 @@ export type Fault =
   | { kind: 'truncate'; bytes: number }
   | { kind: 'redirect' }
   | { kind: 'delay'; ms: number }
+  /** The body in `chunk`-byte pieces, one every `everyMs` ms (a slow link: pulls show progress, can be cancelled mid-body). */
+  | { kind: 'trickle'; chunk: number; everyMs: number }
   | { kind: 'replace'; body: Buffer; contentType?: string };
 
 export interface BearerOptions {
@@ -154,6 +156,15 @@ export async function startProxy(opts: ProxyOptions): Promise<TestProxy> {
       return res.end(fault.body);
     }
     const up = await forward(opts.upstream, req, url.pathname + url.search, body);
+    if (fault?.kind === 'trickle') {
+      const data = await readAll(up);
+      res.writeHead(up.statusCode ?? 502, { ...up.headers, 'content-length': String(data.length) });
+      for (let i = 0; i < data.length && !res.destroyed; i += fault.chunk) {
+        res.write(data.subarray(i, i + fault.chunk));
+        await new Promise((r) => setTimeout(r, fault.everyMs));
+      }
+      return res.end();
+    }
     if (fault?.kind === 'corrupt' || fault?.kind === 'truncate') {
       const data = await readAll(up);
       if (fault.kind === 'corrupt') {
