@@ -19,6 +19,7 @@ import { lookupNetworkConfig, parseNetworkConfig } from '../../server/network/co
 import { registryConfigFromToml, endpointsWithCas } from '../../server/image/registry-config.js';
 import { rootCertificates } from 'node:tls';
 import { CATATONIT } from '../../server/sandbox/pod-init.js';
+import { readAppArmorHost } from '../../server/container/apparmor.js';
 import { BERTH_VERSION } from '../../server/status/version.js';
 import { run } from '../../hostutil/exec.js';
 import { admin } from '../admin-client.js';
@@ -114,6 +115,11 @@ async function kernelChecks(): Promise<CheckResult[]> {
   if (!/^Seccomp:/m.test(status)) out.push(fail('kernel.seccomp', 'the kernel has no seccomp', 'run a kernel with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER (RuntimeDefault profiles need it)'));
   else if (actions && !/\berrno\b/.test(actions)) out.push(fail('kernel.seccomp', `seccomp actions: ${actions}`, 'run a kernel with CONFIG_SECCOMP_FILTER'));
   else out.push(pass('kernel.seccomp', actions ? `filter actions: ${actions}` : 'seccomp present'));
+  const armor = await readAppArmorHost();
+  if (armor.enabled) out.push(pass('kernel.apparmor', `AppArmor on, ${armor.parser}: RuntimeDefault containers run under berth-default`));
+  else if (/apparmor_parser is not installed/.test(armor.reason)) {
+    out.push(warn('kernel.apparmor', armor.reason, 'install the apparmor package: until then containers run unconfined and pods asking for a profile are refused'));
+  } else out.push(skip('kernel.apparmor', `${armor.reason}: containers run unconfined; pods asking for a profile are refused`));
   return out;
 }
 

@@ -75,7 +75,7 @@ test('doctor JSON report schema (kind DoctorReport, schemaVersion 1), from a liv
         t.true(c.remedy!.length > 0 && !c.remedy!.includes('\n'));
       } else t.deepEqual(keys, ['detail', 'id', 'status'], c.id);
     }
-    for (const id of ['config', 'kernel.overlay', 'kernel.namespaces', 'kernel.seccomp', 'cgroups.mode', 'cgroups.driver', 'cgroups.kubelet', 'runtime.runc', 'runtime.crun', 'conmon', 'catatonit', 'cni.config', 'socket.cri', 'socket.admin', 'disk.root', 'disk.state', 'clock', 'berthd', 'registry.mirrors']) {
+    for (const id of ['config', 'kernel.overlay', 'kernel.namespaces', 'kernel.seccomp', 'kernel.apparmor', 'cgroups.mode', 'cgroups.driver', 'cgroups.kubelet', 'runtime.runc', 'runtime.crun', 'conmon', 'catatonit', 'cni.config', 'socket.cri', 'socket.admin', 'disk.root', 'disk.state', 'clock', 'berthd', 'registry.mirrors']) {
       t.true(ids.has(id), `check ${id} is always there`);
     }
     const count = (s: string) => r.checks.filter((c) => c.status === s).length;
