@@ -52,7 +52,8 @@ export function checkDnsLabel(value: string, field: string, max = 63): void {
 export function checkDnsSubdomain(value: string, field: string, max = 253): void {
   if (value === '') throw invalidArgument(`${field} must not be empty`);
   checkLength(value, field, max);
-  if (!value.split('.').every((l) => l.length <= 63 && DNS_LABEL.test(l))) {
+  // As Kubernetes' IsDNS1123Subdomain: the whole at most 253, no bound per label.
+  if (!value.split('.').every((l) => DNS_LABEL.test(l))) {
     throw invalidArgument(`${field} ${shown(value)} is not a DNS-1123 subdomain (dot-separated labels of letters, digits and '-')`);
   }
 }
@@ -157,7 +158,8 @@ export function checkCommand(argv: readonly string[], field: string, opts: { req
 /** An enum field: one of its names (an unknown number from the wire stays a number and is refused). */
 export function checkEnum(value: unknown, allowed: readonly string[], field: string): void {
   if (typeof value !== 'string' || !allowed.includes(value)) {
-    throw invalidArgument(`${field} ${shown(String(value))} is not one of ${allowed.join(', ')}`);
+    const names = allowed.length <= 8 ? allowed.join(', ') : `the ${allowed.length} names of its enum (${allowed.slice(0, 3).join(', ')} …)`;
+    throw invalidArgument(`${field} ${shown(String(value))} is not one of ${names}`);
   }
 }
 

@@ -154,7 +154,9 @@ async function checkContainerConfig(config: Req | null, env: ValidationEnv): Pro
   envs.forEach((e, i) => {
     const key = str(e['key']);
     if (key === '' || key.includes('=') || key.includes('\0')) throw invalidArgument(`config.envs[${i}].key ${shown(key)} is not a variable name (non-empty, no '=' or NUL)`);
-    if (str(e['value']).includes('\0')) throw invalidArgument(`config.envs[${i}] (${shown(key)}) has a NUL byte in its value`);
+    const value = e['value'];
+    const hasNul = typeof value === 'string' ? value.includes('\0') : value instanceof Uint8Array && value.includes(0);
+    if (hasNul) throw invalidArgument(`config.envs[${i}] (${shown(key)}) has a NUL byte in its value`);
   });
   const mounts = Array.isArray(config['mounts']) ? (config['mounts'] as Req[]) : [];
   mounts.forEach((m, i) => {

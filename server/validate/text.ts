@@ -2,8 +2,8 @@
 // characters, quotes and NUL are visible and cannot forge log lines) and cut to a short
 // prefix, with the full length said. A 1 MiB id yields a message of a few dozen bytes.
 
-/** Characters of the input an error message shows at most. */
-export const SHOWN_PREFIX = 64;
+/** Characters of the input an error message shows at most (a full image reference with its digest fits). */
+export const SHOWN_PREFIX = 128;
 
 /** `value` for an error message: an escaped, quoted prefix, "…" and the length when cut. */
 export function shown(value: string, max = SHOWN_PREFIX): string {
