@@ -21,6 +21,12 @@ export function checkString(value: string, field: string, max: number = LIMITS.s
   checkLength(value, field, max);
 }
 
+/** Free text that ends up in a file, a command line or a log line: bounded, no control characters. */
+export function checkText(value: string, field: string, max: number): void {
+  checkLength(value, field, max);
+  if (CONTROL.test(value)) throw invalidArgument(`${field} ${shown(value)} contains control characters`);
+}
+
 /** Ids and id prefixes that are looked up: bounded, printable, no '/'. Unknown ones are then NOT_FOUND. */
 export function checkId(value: string, field: string, opts: { required: boolean }): void {
   if (value === '') {
@@ -142,7 +148,7 @@ export function checkRelativePath(value: string, field: string): void {
   if (value === '') return;
   checkPathText(value, field);
   if (value.startsWith('/')) throw invalidArgument(`${field} ${shown(value)} must be relative`);
-  if (value.split('/').includes('..')) throw invalidArgument(`${field} ${shown(value)} must not contain ".."`);
+  if (value.split('/').includes('..')) throw invalidArgument(`${field} ${shown(value)} escapes its directory: it must not contain ".."`);
 }
 
 /** argv: each string NUL-free (execve cannot pass one) and bounded; the first, if required, non-empty. */

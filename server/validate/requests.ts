@@ -22,6 +22,7 @@ import {
   checkRelativePath,
   checkSeccomp,
   checkString,
+  checkText,
   seccompProfileFile,
   type SecurityProfile,
 } from './fields.js';
@@ -121,8 +122,14 @@ async function checkPodConfig(config: Req | null, field: string, env: Validation
   checkAnnotations(map(config['annotations']), `${field}.annotations`);
   const pms = Array.isArray(config['port_mappings']) ? (config['port_mappings'] as Req[]) : [];
   pms.forEach((pm, i) => checkEnum(pm['protocol'], PROTOCOLS, `${field}.port_mappings[${i}].protocol`));
+  checkText(str(config['hostname']), `${field}.hostname`, 253);
   const linux = obj(config['linux']);
   if (!linux) return;
+  checkText(str(linux['cgroup_parent']), `${field}.linux.cgroup_parent`, LIMITS.path);
+  for (const [k, v] of Object.entries(map(linux['sysctls']))) {
+    checkText(k, `${field}.linux.sysctls key`, 256);
+    checkString(v, `${field}.linux.sysctls[${shown(k)}]`, 4096);
+  }
   const sc = obj(linux['security_context']);
   if (sc) {
     checkNamespaceOptions(obj(sc['namespace_options']), `${field}.linux.security_context.namespace_options`);
@@ -233,7 +240,7 @@ function checkTimeout(v: unknown, field: string): void {
 /** RPC name → the rule its request must satisfy. RPCs not listed need only the general bounds. */
 export const REQUEST_RULES: Readonly<Record<string, Rule>> = {
   RunPodSandbox: async (req, env) => {
-    checkString(str(req['runtime_handler']), 'runtime_handler', 253);
+    checkText(str(req['runtime_handler']), 'runtime_handler', 253);
     await checkPodConfig(obj(req['config']), 'config', env);
   },
   StopPodSandbox: (req) => checkIdField(req, 'pod_sandbox_id'),
