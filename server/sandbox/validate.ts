@@ -5,6 +5,8 @@ import { normalize } from 'node:path';
 import { cgroupfsPodParent } from '../cgroups/paths.js';
 import { invalidArgument } from '../errors.js';
 import { shown } from '../validate/text.js';
+import { checkAbsolutePath, checkDnsLabel, checkDnsSubdomain, checkFileNamePart } from '../validate/fields.js';
+import { LIMITS } from '../validate/limits.js';
 import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode } from './types.js';
 
@@ -42,19 +44,17 @@ export interface ValidationContext {
   cgroupParent?: (parent: string) => string;
 }
 
-// Metadata goes into CNI_ARGS (K8S_POD_NAME=…;…), file names and logs: no separators or control characters.
-const META_VALUE = /^[^;=\s\x00-\x1f\x7f/\\]{1,253}$/;
 const HOSTNAME = /^(?=.{1,64}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 export function validateSandboxConfig(config: PodSandboxConfig__Output | null, handlerName: string, ctx: ValidationContext): SandboxPlan {
   if (!config) throw invalidArgument('config is required');
   const md = config.metadata;
   if (!md) throw invalidArgument('config.metadata is required');
-  for (const key of ['name', 'namespace', 'uid'] as const) {
-    const v = md[key];
-    if (!v) throw invalidArgument(`config.metadata.${key} must not be empty`);
-    if (!META_VALUE.test(v)) throw invalidArgument(`config.metadata.${key} ${shown(v)} contains characters that are not allowed (whitespace, control characters, ';', '=', '/', '\\') or is longer than 253`);
-  }
+  // The field classes of the edge (server/validate): one rule for names wherever checked.
+  // They also keep CNI_ARGS (K8S_POD_NAME=…;…), file names and logs free of separators.
+  checkDnsSubdomain(md.name, 'config.metadata.name', LIMITS.podName);
+  checkDnsLabel(md.namespace, 'config.metadata.namespace', LIMITS.namespace);
+  checkFileNamePart(md.uid, 'config.metadata.uid', LIMITS.uid);
   const hostname = config.hostname;
   if (hostname && !HOSTNAME.test(hostname)) throw invalidArgument(`config.hostname ${shown(hostname)} is not a valid hostname`);
 
@@ -100,9 +100,7 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output | null, h
 
 /** A log directory must be absolute, have no `..` component and lie inside one of the roots. */
 export function validateLogDirectory(dir: string, roots: readonly string[]): string {
-  if (dir.includes('\0')) throw invalidArgument('config.log_directory contains a NUL byte');
-  if (!dir.startsWith('/')) throw invalidArgument(`config.log_directory ${shown(dir)} must be an absolute path`);
-  if (dir.split('/').includes('..')) throw invalidArgument(`config.log_directory ${shown(dir)} must not contain ".."`);
+  checkAbsolutePath(dir, 'config.log_directory');
   const norm = normalize(dir).replace(/(.)\/+$/, '$1');
   const inside = roots.some((r) => norm === r || norm.startsWith(r.endsWith('/') ? r : `${r}/`));
   if (!inside || roots.includes(norm)) {
