@@ -115,6 +115,7 @@ export const CONTRACT: readonly ContractRow[] = [
   { rpc: 'ContainerStatus', condition: 'unknown container', code: 'NOT_FOUND', request: () => ({ container_id: UNKNOWN_ID }) },
   { rpc: 'ContainerStatus', condition: 'id of 1 MiB', code: 'INVALID_ARGUMENT', request: () => ({ container_id: HUGE }) },
   { rpc: 'ContainerStatus', condition: 'empty id', code: 'INVALID_ARGUMENT', request: () => ({ container_id: '' }) },
+  { rpc: 'ContainerStatus', condition: 'request over 16 MiB (gRPC receive limit)', code: 'RESOURCE_EXHAUSTED', request: () => ({ container_id: 'y'.repeat(17 * MiB) }) },
   { rpc: 'ListContainers', condition: 'unknown state in the filter (enum value 8)', code: 'INVALID_ARGUMENT', request: () => ({ filter: { state: { state: 8 } } }) },
   { rpc: 'ExecSync', condition: 'empty command', code: 'INVALID_ARGUMENT', request: (f) => ({ container_id: f.running, cmd: [] }) },
   { rpc: 'ExecSync', condition: 'empty first command element', code: 'INVALID_ARGUMENT', request: (f) => ({ container_id: f.running, cmd: ['', 'x'] }) },
@@ -144,3 +145,8 @@ export const CONTRACT: readonly ContractRow[] = [
   { rpc: 'ImageStatus', condition: 'image not present', code: 'OK', service: 'image', request: () => ({ image: { image: 'berth-test.invalid/none:1' } }) },
   { rpc: 'RemoveImage', condition: 'image not present', code: 'OK', service: 'image', request: () => ({ image: { image: 'berth-test.invalid/none:1' } }) },
 ];
+
+/** The README table of the rows (what goes between the error-contract markers). */
+export function contractTable(): string {
+  return ['| RPC | condition | code |', '|---|---|---|', ...CONTRACT.map((r) => `| ${r.rpc} | ${r.condition} | ${r.code} |`)].join('\n');
+}
