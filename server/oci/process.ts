@@ -1,6 +1,7 @@
 // The container's process line: argv from the CRI command/args and the image's
 // Entrypoint/Cmd, its environment and working directory, and the stop signal.
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciImageConfig } from './types.js';
 
 /** The PATH a process gets when neither the image nor the CRI config sets one (containerd's and Docker's). */
@@ -76,7 +77,7 @@ export function mergeEnv(base: readonly string[], overrides: readonly string[]):
  */
 export function processEnv(hostname: string, imageEnv: readonly string[] | null | undefined, criEnvs: readonly EnvEntry[]): string[] {
   const cri = criEnvs.map((e) => {
-    if (e.key === '' || e.key.includes('=')) throw invalidArgument(`invalid environment variable name ${JSON.stringify(e.key)}`);
+    if (e.key === '' || e.key.includes('=')) throw invalidArgument(`invalid environment variable name ${shown(e.key)}`);
     const value = typeof e.value === 'string' ? e.value : Buffer.from(e.value).toString('utf8');
     return `${e.key}=${value}`;
   });
@@ -88,7 +89,7 @@ export function processEnv(hostname: string, imageEnv: readonly string[] | null 
 /** CRI working_dir, else the image's WorkingDir, else "/". */
 export function processCwd(criWorkingDir: string, image: Pick<OciImageConfig, 'WorkingDir'>): string {
   const cwd = criWorkingDir || image.WorkingDir || '/';
-  if (!cwd.startsWith('/')) throw invalidArgument(`working directory ${JSON.stringify(cwd)} is not an absolute path`);
+  if (!cwd.startsWith('/')) throw invalidArgument(`working directory ${shown(cwd)} is not an absolute path`);
   return cwd;
 }
 
