@@ -257,4 +257,5 @@ export async function seccompProfileFile(path: string, field: string, roots: rea
     throw invalidArgument(`${field} ${shown(path)} cannot be read (${code})`);
   }
   if (!st.isFile()) throw invalidArgument(`${field} ${shown(path)} is not a regular file`);
+  if (st.size > LIMITS.seccompProfileBytes) throw invalidArgument(`${field} ${shown(path)} is ${st.size} bytes; a seccomp profile has at most ${LIMITS.seccompProfileBytes}`);
 }

@@ -34,6 +34,8 @@ export const LIMITS = {
   pathComponent: 255,
   /** AppArmor profile names. */
   apparmorProfile: 255,
+  /** A Localhost seccomp profile file (berthd reads it whole; real ones are a few KiB). */
+  seccompProfileBytes: 1024 * 1024,
   /** Image references. */
   imageRef: 4096,
   /** The least memory limit a container may ask for: runc's own integration tests run busybox at 6 MiB, its least supported limit (copied from Docker's daemon, which refuses less); crun has no figure of its own. */

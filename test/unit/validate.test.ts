@@ -35,6 +35,7 @@ test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-validate-'));
   await writeFile(join(dir, 'ok.json'), '{"defaultAction":"SCMP_ACT_ALLOW"}');
   await mkdir(join(dir, 'dir'));
+  await writeFile(join(dir, 'huge.json'), Buffer.alloc(LIMITS.seccompProfileBytes + 1, 0x20));
   env = { seccompProfileRoots: [], host: { cpus: new Set([0, 1]), mems: new Set([0]), hugepageSizes: ['2MB', '1GB'] } };
 });
 test.after.always(() => rm(dir, { recursive: true, force: true }));
@@ -171,6 +172,7 @@ const REFUSED: Array<[string, string, () => object, RegExp]> = [
   ['RunPodSandbox', 'seccomp Localhost not clean', () => ({ config: kubeletPod({ linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: `${dir}//ok.json` } } } }) }), /not a clean path/],
   ['RunPodSandbox', 'seccomp Localhost missing', () => ({ config: kubeletPod({ linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(dir, 'nope.json') } } } }) }), /cannot be read \(ENOENT\)/],
   ['RunPodSandbox', 'seccomp Localhost a directory', () => ({ config: kubeletPod({ linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(dir, 'dir') } } } }) }), /is not a regular file/],
+  ['RunPodSandbox', 'seccomp Localhost profile over 1 MiB', () => ({ config: kubeletPod({ linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(dir, 'huge.json') } } } }) }), /is 1048577 bytes; a seccomp profile has at most 1048576/],
   ['RunPodSandbox', 'seccomp Localhost without a ref', () => ({ config: kubeletPod({ linux: { security_context: { seccomp: { profile_type: 'Localhost' } } } }) }), /must name a profile file/],
   ['RunPodSandbox', 'seccomp ref for RuntimeDefault', () => ({ config: kubeletPod({ linux: { security_context: { seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '/x' } } } }) }), /only for profile type Localhost/],
   ['RunPodSandbox', 'seccomp_profile_path unknown', () => ({ config: kubeletPod({ linux: { security_context: { seccomp_profile_path: 'strict' } } }) }), /seccomp_profile_path "strict" is not/],
