@@ -17,6 +17,8 @@ export interface ContractFixtures {
   /** A running container (name "running", attempt 0) and a created one in `pod`. */
   running: string;
   created: string;
+  /** A running container holding 20 MiB of shared memory (not reclaimable without swap). */
+  hog: string;
   /** A directory holding a valid seccomp profile `ok.json` and a subdirectory `dir`. */
   seccompDir: string;
   /** A fresh valid pod config (its own uid and log directory). */
@@ -128,6 +130,7 @@ export const CONTRACT: readonly ContractRow[] = [
   { rpc: 'PortForward', condition: 'port outside 1..65535', code: 'INVALID_ARGUMENT', request: (f) => ({ pod_sandbox_id: f.pod.id, port: [70000] }) },
   { rpc: 'UpdateContainerResources', condition: 'memory limit below 6 MiB (runc\'s least)', code: 'INVALID_ARGUMENT', request: (f) => ({ container_id: f.running, linux: { memory_limit_in_bytes: String(2 * MiB) } }) },
   { rpc: 'UpdateContainerResources', condition: 'cpuset naming a CPU the host lacks', code: 'INVALID_ARGUMENT', request: (f) => ({ container_id: f.running, linux: { cpuset_cpus: '0-4095' } }) },
+  { rpc: 'UpdateContainerResources', condition: 'memory limit below the container\'s usage (runtime\'s reason)', code: 'FAILED_PRECONDITION', request: (f) => ({ container_id: f.hog, linux: { memory_limit_in_bytes: String(8 * MiB) } }) },
   { rpc: 'UpdateContainerResources', condition: 'unknown container', code: 'NOT_FOUND', request: () => ({ container_id: UNKNOWN_ID, linux: {} }) },
   { rpc: 'ReopenContainerLog', condition: 'container not running', code: 'FAILED_PRECONDITION', request: (f) => ({ container_id: f.created }) },
   // Pod sandbox RPCs by id

@@ -66,6 +66,16 @@ test.before(async (t) => {
   const running = (await b.client.call('CreateContainer', { pod_sandbox_id: pod.id, config: ctr('running'), sandbox_config: pod.config })).container_id as string;
   await b.client.call('StartContainer', { container_id: running });
   const created = (await b.client.call('CreateContainer', { pod_sandbox_id: pod.id, config: ctr('created'), sandbox_config: pod.config })).container_id as string;
+  // 20 MiB in the pod's /dev/shm (tmpfs, charged to the container; no swap here to reclaim it into).
+  const hogConfig = { ...ctr('hog'), command: ['sh', '-c', 'head -c 20971520 /dev/zero > /dev/shm/fill && touch /tmp/ready && sleep 3600'], linux: { resources: { memory_limit_in_bytes: String(256 * 1024 * 1024) } } };
+  const hog = (await b.client.call('CreateContainer', { pod_sandbox_id: pod.id, config: hogConfig, sandbox_config: pod.config })).container_id as string;
+  await b.client.call('StartContainer', { container_id: hog });
+  for (let i = 0; ; i++) {
+    const r = await b.client.call('ExecSync', { container_id: hog, cmd: ['test', '-f', '/tmp/ready'], timeout: '10' });
+    if (r.exit_code === 0) break;
+    if (i > 300) throw new Error('the hog container did not fill its memory');
+    await new Promise((res) => setTimeout(res, 100));
+  }
   const f: ContractFixtures = {
     image: env.images.busybox!,
     bareImage: env.images.bare!,
@@ -73,6 +83,7 @@ test.before(async (t) => {
     stoppedPod,
     running,
     created,
+    hog,
     seccompDir,
     podConfig: (name, extra = {}) => podConfig(b, name, extra),
   };
@@ -95,6 +106,7 @@ for (const row of CONTRACT) {
       details = err.details ?? '';
     }
     t.is(code, row.code, details);
+    if (row.condition.includes("runtime's reason")) t.log(details);
     // Short, and never an echo of the 1 MiB inputs (or of anything long) from the request.
     t.true(details.length <= 1024, `message of ${details.length} characters`);
     t.false(/(.)\1{200}/.test(details), 'the message repeats a character 200 times: an echo of the input');
