@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
+import { apparmorProfileName } from '../oci/apparmor.js';
 import { LIMITS } from './limits.js';
 import { shown } from './text.js';
 
@@ -16,7 +17,7 @@ function checkLength(value: string, field: string, max: number): void {
   if (value.length > max) throw invalidArgument(`${field} is ${value.length} characters long; at most ${max} are allowed (${shown(value)})`);
 }
 
-/** Any string: the general bound, and (for text that is not a command or value) no NUL. */
+/** Any string: at most `max` characters (the general bound unless a class sets its own). */
 export function checkString(value: string, field: string, max: number = LIMITS.string): void {
   checkLength(value, field, max);
 }
@@ -178,15 +179,12 @@ export function checkInteger(value: string | number, field: string, min: number,
   return n;
 }
 
-// AppArmor: a profile is named, not given as a path (berth loads nothing itself).
-const APPARMOR_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:+@=-]*$/;
-
-/** An AppArmor localhost profile name: letters, digits and _ . : + @ = -, at most 255, no '/' or whitespace. */
+/** An AppArmor Localhost profile name: the rule of server/oci/apparmor.ts (one rule for the edge and the spec). */
 export function checkAppArmorName(value: string, field: string): void {
-  if (value === '') throw invalidArgument(`${field} must name a profile`);
-  checkLength(value, field, LIMITS.apparmorProfile);
-  if (!APPARMOR_NAME.test(value)) {
-    throw invalidArgument(`${field} ${shown(value)} is not an AppArmor profile name (letters, digits and _ . : + @ = -; a name, not a path)`);
+  try {
+    apparmorProfileName(value);
+  } catch (e) {
+    throw invalidArgument(`${field}: ${(e as Error).message}`);
   }
 }
 

@@ -32,8 +32,6 @@ export const LIMITS = {
   /** A path (PATH_MAX) and one component of it (NAME_MAX). */
   path: 4096,
   pathComponent: 255,
-  /** AppArmor profile names. */
-  apparmorProfile: 255,
   /** A Localhost seccomp profile file (berthd reads it whole; real ones are a few KiB). */
   seccompProfileBytes: 1024 * 1024,
   /** Image references. */

@@ -76,7 +76,7 @@ export const CONTRACT: readonly ContractRow[] = [
   { rpc: 'RunPodSandbox', condition: 'pod seccomp Localhost profile missing', code: 'INVALID_ARGUMENT', request: (f) => podSc(f, 'secmiss', { seccomp: { profile_type: 'Localhost', localhost_ref: join(f.seccompDir, 'missing.json') } }) },
   { rpc: 'RunPodSandbox', condition: 'pod seccomp Localhost profile a directory', code: 'INVALID_ARGUMENT', request: (f) => podSc(f, 'secdir', { seccomp: { profile_type: 'Localhost', localhost_ref: join(f.seccompDir, 'dir') } }) },
   { rpc: 'RunPodSandbox', condition: 'pod seccomp_profile_path of unknown form', code: 'INVALID_ARGUMENT', request: (f) => podSc(f, 'secform', { seccomp_profile_path: 'docker/strict' }) },
-  { rpc: 'RunPodSandbox', condition: 'pod AppArmor Localhost profile given as a path', code: 'INVALID_ARGUMENT', request: (f) => podSc(f, 'aapath', { apparmor: { profile_type: 'Localhost', localhost_ref: '/etc/apparmor.d/x' } }) },
+  { rpc: 'RunPodSandbox', condition: 'pod AppArmor Localhost profile name with ".."', code: 'INVALID_ARGUMENT', request: (f) => podSc(f, 'aadots', { apparmor: { profile_type: 'Localhost', localhost_ref: 'x/../../etc/apparmor.d/y' } }) },
   { rpc: 'RunPodSandbox', condition: 'pod resources with a negative memory limit', code: 'INVALID_ARGUMENT', request: (f) => ({ config: f.podConfig('podres', { linux: { resources: { memory_limit_in_bytes: '-5' } } }) }) },
   // CreateContainer
   { rpc: 'CreateContainer', condition: 'unknown pod sandbox', code: 'NOT_FOUND', request: (f) => ({ pod_sandbox_id: UNKNOWN_ID, config: ctr(f, 'nopod') }) },
