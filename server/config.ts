@@ -53,6 +53,11 @@ export interface BerthConfig {
   /** Roots a pod's log_directory must lie inside (kubelet's podLogsDir, temp dirs for tests). */
   pod_log_roots: string[];
   /**
+   * Directories a Localhost seccomp profile must lie inside (kubelet's is
+   * /var/lib/kubelet/seccomp); empty: any absolute path to a readable regular file.
+   */
+  seccomp_profile_roots: string[];
+  /**
    * "auto" (systemd where systemd is PID 1 on a v2 or hybrid host, cgroupfs elsewhere),
    * "cgroupfs" or "systemd"; resolved once at start (server/cgroups/config.ts).
    */
@@ -80,6 +85,7 @@ export function defaultConfig(): BerthConfig {
     state: '/run/berth',
     log_level: 'info',
     pod_log_roots: ['/var/log/pods'],
+    seccomp_profile_roots: [],
     cgroup_driver: 'auto',
     default_runtime: 'runc',
     runtimes: {
@@ -149,6 +155,11 @@ export function validateConfig(c: BerthConfig): BerthConfig {
   if (!Array.isArray(c.pod_log_roots) || c.pod_log_roots.length === 0) throw invalidArgument('config: pod_log_roots must list at least one directory');
   c.pod_log_roots = c.pod_log_roots.map((r) => {
     if (typeof r !== 'string' || !isAbsolute(r)) throw invalidArgument(`config: pod_log_roots entries must be absolute paths, got "${String(r)}"`);
+    return normalize(r).replace(/(.)\/$/, '$1');
+  });
+  if (!Array.isArray(c.seccomp_profile_roots)) throw invalidArgument('config: seccomp_profile_roots must be a list of absolute paths');
+  c.seccomp_profile_roots = c.seccomp_profile_roots.map((r) => {
+    if (typeof r !== 'string' || !isAbsolute(r)) throw invalidArgument(`config: seccomp_profile_roots entries must be absolute paths, got "${String(r)}"`);
     return normalize(r).replace(/(.)\/$/, '$1');
   });
   for (const [name, h] of Object.entries(c.runtimes)) {

@@ -42,6 +42,8 @@ import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
 import { attachStream } from './container/attach.js';
 import { openPodPort } from './sandbox/port-forward.js';
+import { validateRequest, type ValidationEnv } from './validate/requests.js';
+import { readHostOffer } from './validate/host.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -133,7 +135,8 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   shims.prestart(config.shim_spares);
 
   const cri = loadCri();
-  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS };
+  const validationEnv: ValidationEnv = { seccompProfileRoots: config.seccomp_profile_roots, host: await readHostOffer() };
+  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS, validate: (method, req) => validateRequest(method, req, validationEnv) };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 });
   server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers('RuntimeService', cri.runtime.v1.RuntimeService.service, runtimeServiceImpl(services), rpcOpts));
   server.addService(cri.runtime.v1.ImageService.service, buildHandlers('ImageService', cri.runtime.v1.ImageService.service, imageServiceImpl({ images, containersDir: join(config.root, 'containers'), containersUsage: cachedDirUsage(join(config.root, 'containers')) }), rpcOpts));

@@ -2,6 +2,7 @@
 // truncate them (crictl shows 13) keep working. Any unique prefix resolves to its id.
 import { randomBytes } from 'node:crypto';
 import { BerthError, invalidArgument, notFound } from './errors.js';
+import { shown } from './validate/text.js';
 
 export function newId(): string {
   return randomBytes(32).toString('hex');
@@ -19,11 +20,11 @@ export function resolveId(query: string, ids: Iterable<string>, what: string): s
   for (const id of ids) {
     if (id === query) return id;
     if (id.startsWith(query)) {
-      if (found !== undefined) throw invalidArgument(`${what} id prefix "${query}" is ambiguous`);
+      if (found !== undefined) throw invalidArgument(`${what} id prefix ${shown(query)} is ambiguous`);
       found = id;
     }
   }
-  if (found === undefined) throw notFound(`${what} "${query}" not found`);
+  if (found === undefined) throw notFound(`${what} ${shown(query)} not found`);
   return found;
 }
 

@@ -2,6 +2,7 @@
 // neutral CgroupResources → cgroup v1 or v2 file writes (and → the OCI spec's
 // linux.resources). Pure; the managers only carry the writes out.
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciLinuxResources } from '../oci/types.js';
 import type { CgroupResources, CgroupWrite, HugepageLimit, V1Controller, V2Controller } from './common.js';
 import * as v1cpu from './v1/cpu.js';
@@ -69,7 +70,7 @@ export function swapToV2(memorySwap: number | undefined, memoryLimit: number | u
 }
 
 function int64(value: string, field: string): number {
-  if (!/^-?\d+$/.test(value)) throw invalidArgument(`${field} ${JSON.stringify(value)} is not an integer`);
+  if (!/^-?\d+$/.test(value)) throw invalidArgument(`${field} ${shown(value)} is not an integer`);
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw invalidArgument(`${field} ${value} is out of range`);
   return n;
@@ -89,7 +90,7 @@ const CPU_LIST = /^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/;
 
 function checkCpuList(value: string, field: string): string {
   const v = value.trim();
-  if (v !== '' && !CPU_LIST.test(v)) throw invalidArgument(`${field} ${JSON.stringify(value)} is not a CPU/node list such as "0-2,4"`);
+  if (v !== '' && !CPU_LIST.test(v)) throw invalidArgument(`${field} ${shown(value)} is not a CPU/node list such as "0-2,4"`);
   return v;
 }
 
@@ -101,7 +102,7 @@ function checkUnified(unified: Readonly<Record<string, string>>): Record<string,
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(unified)) {
     if (!/^[a-z0-9_]+\.[a-z0-9_.]+$/.test(key) || key.includes('..') || UNIFIED_FORBIDDEN.has(key)) {
-      throw invalidArgument(`unified cgroup key ${JSON.stringify(key)} is not a settable cgroup v2 file`);
+      throw invalidArgument(`unified cgroup key ${shown(key)} is not a settable cgroup v2 file`);
     }
     if (value.includes('\n')) throw invalidArgument(`unified cgroup value for ${key} contains a newline`);
     out[key] = value;
@@ -157,7 +158,7 @@ export function fromCriResources(res: CriResources | null, opts: FromCriOptions 
   }
 
   const hugepages: HugepageLimit[] = res.hugepage_limits.map((h) => {
-    if (!PAGE_SIZE.test(h.page_size)) throw invalidArgument(`hugepage page_size ${JSON.stringify(h.page_size)} is not like "2MB" or "1GB"`);
+    if (!PAGE_SIZE.test(h.page_size)) throw invalidArgument(`hugepage page_size ${shown(h.page_size)} is not like "2MB" or "1GB"`);
     const l = int64(h.limit || '0', `hugepage limit for ${h.page_size}`);
     if (l < 0) throw invalidArgument(`hugepage limit for ${h.page_size} is negative`);
     return { pageSize: h.page_size, limit: l };

@@ -23,8 +23,11 @@ export async function writeControl(dir: string, file: string, value: string): Pr
   } catch (err) {
     const code = errno(err);
     const msg = `cannot write ${JSON.stringify(value)} to ${path}: ${(err as Error).message}`;
-    // The kernel answers EINVAL/ERANGE for values it will not take: the request's fault.
-    throw code === 'EINVAL' || code === 'ERANGE' ? invalidArgument(msg, err) : internal(msg, err);
+    // The kernel answers EINVAL/ERANGE for values it will not take: the request's fault;
+    // EBUSY for a limit below what the cgroup uses now: the container's state refuses it.
+    if (code === 'EINVAL' || code === 'ERANGE') throw invalidArgument(msg, err);
+    if (code === 'EBUSY') throw failedPrecondition(`${msg} (below what the cgroup uses now)`, err);
+    throw internal(msg, err);
   } finally {
     await fh.close();
   }

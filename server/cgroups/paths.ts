@@ -4,6 +4,7 @@
 // lays them out on disk (runc's ExpandSlice).
 import { posix } from 'node:path';
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 
 const SLICE = '.slice';
 
@@ -37,7 +38,7 @@ export function isSliceName(s: string): boolean {
 export function cgroupfsParent(parent: string): string {
   if (parent === '') return '/';
   if (isSliceName(parent)) return expandSlice(parent);
-  if (parent.split('/').includes('..')) throw invalidArgument(`cgroup parent ${JSON.stringify(parent)} contains ".."`);
+  if (parent.split('/').includes('..')) throw invalidArgument(`cgroup parent ${shown(parent)} contains ".."`);
   const p = posix.normalize(`/${parent}`);
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }
@@ -55,8 +56,8 @@ const PARENT_CHARS = /^[a-zA-Z0-9_.:@\/-]+$/;
  * slice name (kubepods-besteffort-pod1.slice) expanded to its nested path as runc does.
  */
 export function cgroupfsPodParent(parent: string): string {
-  if (!PARENT_CHARS.test(parent)) throw invalidArgument(`cgroup_parent "${parent}" contains characters that are not allowed`);
-  if (!isSliceName(parent) && !parent.startsWith('/')) throw invalidArgument(`cgroup_parent "${parent}" must be an absolute cgroup path or a systemd slice name`);
+  if (!PARENT_CHARS.test(parent)) throw invalidArgument(`cgroup_parent ${shown(parent)} contains characters that are not allowed`);
+  if (!isSliceName(parent) && !parent.startsWith('/')) throw invalidArgument(`cgroup_parent ${shown(parent)} must be an absolute cgroup path or a systemd slice name`);
   const norm = cgroupfsParent(parent);
   if (norm === '/') throw invalidArgument('cgroup_parent must not be the root cgroup');
   return norm;
@@ -67,10 +68,10 @@ export function cgroupfsPodParent(parent: string): string {
  * that driver. A path names no unit systemd could manage, so it is refused, saying how to fix it.
  */
 export function systemdPodParent(parent: string): string {
-  if (!PARENT_CHARS.test(parent)) throw invalidArgument(`cgroup_parent "${parent}" contains characters that are not allowed`);
+  if (!PARENT_CHARS.test(parent)) throw invalidArgument(`cgroup_parent ${shown(parent)} contains characters that are not allowed`);
   if (!isSliceName(parent)) {
     throw invalidArgument(
-      `cgroup_parent "${parent}" is a cgroupfs path, but berthd uses the systemd cgroup driver: send a slice name such as "kubepods-besteffort-pod<uid>.slice" (kubelet's cgroupDriver: systemd), or run berthd with cgroup_driver = "cgroupfs"`,
+      `cgroup_parent ${shown(parent)} is a cgroupfs path, but berthd uses the systemd cgroup driver: send a slice name such as "kubepods-besteffort-pod<uid>.slice" (kubelet's cgroupDriver: systemd), or run berthd with cgroup_driver = "cgroupfs"`,
     );
   }
   if (parent === '-.slice') throw invalidArgument('cgroup_parent must not be the root slice');

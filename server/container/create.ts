@@ -7,6 +7,7 @@ import { arch, hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { BerthError, failedPrecondition, internal, invalidArgument } from '../errors.js';
 import { newId } from '../ids.js';
+import { shown } from '../validate/text.js';
 import { nowNs } from '../time.js';
 import { buildContainerSpec } from '../oci/spec.js';
 import { readHostLookups } from '../oci/host.js';
@@ -30,10 +31,10 @@ import type { CallContext } from '../cri/rpc.js';
 /** The container's log file: inside the pod's log directory, never outside it (pure). */
 export function containerLogPath(logDirectory: string, logPath: string): string {
   if (!logDirectory || !logPath) return '';
-  if (isAbsolute(logPath)) throw invalidArgument(`log_path ${JSON.stringify(logPath)} must be relative to the pod's log_directory`);
+  if (isAbsolute(logPath)) throw invalidArgument(`log_path ${shown(logPath)} must be relative to the pod's log_directory`);
   const dir = resolvePath(logDirectory);
   const full = resolvePath(dir, logPath);
-  if (!full.startsWith(`${dir}/`)) throw invalidArgument(`log_path ${JSON.stringify(logPath)} escapes the pod's log_directory`);
+  if (!full.startsWith(`${dir}/`)) throw invalidArgument(`log_path ${shown(logPath)} escapes the pod's log_directory`);
   return full;
 }
 

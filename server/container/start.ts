@@ -1,7 +1,7 @@
 // StartContainer: `runtime start` on a CREATED container → RUNNING with started_at.
 // A failed start leaves the container EXITED with reason StartError (as containerd does);
 // the error keeps the kind the runtime client gave the runtime's words.
-import { BerthError, failedPrecondition, invalidArgument, messageOf } from '../errors.js';
+import { BerthError, failedPrecondition, invalidArgument, messageOf, systemErrorKind } from '../errors.js';
 import { nowNs } from '../time.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';
@@ -27,7 +27,7 @@ export async function startContainer(deps: ContainerDeps, req: StartContainerReq
       rec.message = messageOf(e);
       rec.finishedAt = nowNs().toString();
       deps.store.update(rec);
-      throw new BerthError(e instanceof BerthError ? e.kind : 'Internal', `starting container ${id} failed: ${messageOf(e)}`, { cause: e });
+      throw new BerthError(e instanceof BerthError ? e.kind : (systemErrorKind(e) ?? 'Internal'), `starting container ${id} failed: ${messageOf(e)}`, { cause: e });
     }
     rec.state = 'CONTAINER_RUNNING';
     rec.startedAt = nowNs().toString();

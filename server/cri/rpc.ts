@@ -30,6 +30,8 @@ export interface RpcOptions {
   /** Methods logged at debug level (frequent read-only polls such as ListPodSandbox). */
   quiet: ReadonlySet<string>;
   observe?: RpcObserver;
+  /** Checks each request before its handler runs (server/validate); a throw is the call's error. */
+  validate?: (method: string, req: unknown) => void | Promise<void>;
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -54,6 +56,7 @@ export function wrapUnary<Req, Res>(service: string, method: string, impl: Unary
     const started = process.hrtime.bigint();
     const ctx = contextFor(service, method, call as AnyCall, opts);
     Promise.resolve()
+      .then(() => opts.validate?.(method, call.request))
       .then(() => impl(call.request, ctx))
       .then(
         (res) => {
@@ -77,6 +80,7 @@ export function wrapStream<Req, Res>(service: string, method: string, impl: Stre
       if (!call.cancelled) call.write(res);
     };
     Promise.resolve()
+      .then(() => opts.validate?.(method, call.request))
       .then(() => impl(call.request, send, ctx))
       .then(
         () => {

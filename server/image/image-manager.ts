@@ -7,6 +7,7 @@ import type { Image__Output } from '../../wire/cri/generated/runtime/v1/Image.js
 import type { ImageFilter__Output } from '../../wire/cri/generated/runtime/v1/ImageFilter.js';
 import type { FilesystemUsage__Output } from '../../wire/cri/generated/runtime/v1/FilesystemUsage.js';
 import { invalidArgument, notFound } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { Db } from '../store/db.js';
 import { ContentStore } from './content-store.js';
 import { toCriImage } from './cri-image.js';
@@ -189,7 +190,7 @@ export class ImageManager {
   resolve(ref: string): ResolvedImage {
     const id = this.resolveId(ref);
     const rec = id ? this.ctx.store.get(id) : undefined;
-    if (!rec) throw notFound(`image ${JSON.stringify(ref)} not found`);
+    if (!rec) throw notFound(`image ${shown(ref)} not found`);
     const refs = this.ctx.store.refs(rec.id);
     return {
       id: rec.id,

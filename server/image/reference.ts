@@ -8,6 +8,7 @@
 //   tag        := [\w][\w.-]{0,127}
 //   digest     := algorithm ":" hex          (sha256: 64 hex, sha512: 128 hex)
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
@@ -39,12 +40,12 @@ export interface ImageReference {
 
 /** Validates a digest string (`sha256:<64 hex>` or `sha512:<128 hex>`). */
 export function validateDigest(d: string): string {
-  if (!digestRe.test(d)) throw invalidArgument(`invalid digest ${JSON.stringify(d)}`);
+  if (!digestRe.test(d)) throw invalidArgument(`invalid digest ${shown(d)}`);
   const [alg, hex] = d.split(':') as [string, string];
   const want = alg === 'sha256' ? 64 : alg === 'sha512' ? 128 : 0;
-  if (want === 0) throw invalidArgument(`unsupported digest algorithm ${JSON.stringify(alg)} in ${JSON.stringify(d)}`);
+  if (want === 0) throw invalidArgument(`unsupported digest algorithm ${shown(alg)} in ${shown(d)}`);
   if (hex.length !== want || !/^[a-f0-9]+$/.test(hex)) {
-    throw invalidArgument(`invalid ${alg} digest ${JSON.stringify(d)}: want ${want} lowercase hex characters`);
+    throw invalidArgument(`invalid ${alg} digest ${shown(d)}: want ${want} lowercase hex characters`);
   }
   return d;
 }
@@ -88,9 +89,9 @@ export function parseReference(input: string): ImageReference {
 /** Like parseReference but without adding the default tag. */
 export function parseNormalizedNamed(input: string): ImageReference {
   if (typeof input !== 'string' || input === '') throw invalidArgument('image reference is empty');
-  if (input !== input.trim()) throw invalidArgument(`invalid reference ${JSON.stringify(input)}: surrounding whitespace`);
+  if (input !== input.trim()) throw invalidArgument(`invalid reference ${shown(input)}: surrounding whitespace`);
   if (anchoredIdRe.test(input)) {
-    throw invalidArgument(`invalid reference ${JSON.stringify(input)}: cannot specify 64-byte hexadecimal strings as a repository name`);
+    throw invalidArgument(`invalid reference ${shown(input)}: cannot specify 64-byte hexadecimal strings as a repository name`);
   }
   let rest = input;
   let digest: string | undefined;
@@ -98,7 +99,7 @@ export function parseNormalizedNamed(input: string): ImageReference {
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!digestRe.test(digest)) throw invalidArgument(`invalid reference ${JSON.stringify(input)}: invalid digest ${JSON.stringify(digest)}`);
+    if (!digestRe.test(digest)) throw invalidArgument(`invalid reference ${shown(input)}: invalid digest ${shown(digest)}`);
     validateDigest(digest);
   }
   let tag: string | undefined;
@@ -107,17 +108,17 @@ export function parseNormalizedNamed(input: string): ImageReference {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!tagRe.test(tag)) throw invalidArgument(`invalid reference ${JSON.stringify(input)}: invalid tag ${JSON.stringify(tag)}`);
+    if (!tagRe.test(tag)) throw invalidArgument(`invalid reference ${shown(input)}: invalid tag ${shown(tag)}`);
   }
-  if (rest === '') throw invalidArgument(`invalid reference ${JSON.stringify(input)}: empty repository name`);
+  if (rest === '') throw invalidArgument(`invalid reference ${shown(input)}: empty repository name`);
   const { domain, path } = splitDomain(rest);
-  if (!domainRe.test(domain)) throw invalidArgument(`invalid reference ${JSON.stringify(input)}: invalid registry domain ${JSON.stringify(domain)}`);
+  if (!domainRe.test(domain)) throw invalidArgument(`invalid reference ${shown(input)}: invalid registry domain ${shown(domain)}`);
   if (path.toLowerCase() !== path) {
-    throw invalidArgument(`invalid reference ${JSON.stringify(input)}: repository name must be lowercase`);
+    throw invalidArgument(`invalid reference ${shown(input)}: repository name must be lowercase`);
   }
-  if (!pathRe.test(path)) throw invalidArgument(`invalid reference ${JSON.stringify(input)}: invalid repository path ${JSON.stringify(path)}`);
+  if (!pathRe.test(path)) throw invalidArgument(`invalid reference ${shown(input)}: invalid repository path ${shown(path)}`);
   if (domain.length + 1 + path.length > NAME_TOTAL_LENGTH_MAX) {
-    throw invalidArgument(`invalid reference ${JSON.stringify(input)}: repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+    throw invalidArgument(`invalid reference ${shown(input)}: repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
   }
   return { domain, path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }

@@ -1,6 +1,7 @@
 // Linux capabilities: the known set (by bit number), containerd's default set for
 // containers, and the CRI add/drop rules including "ALL".
 import { failedPrecondition, invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciCapabilities } from './types.js';
 
 /** Every capability the kernel defines, indexed by its bit number (linux/capability.h, up to 6.x). */
@@ -87,7 +88,7 @@ export function effectiveCapabilitiesFromStatus(statusText: string): string[] {
 export function normalizeCapability(name: string): string {
   const upper = name.trim().toUpperCase();
   const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-  if (!KNOWN_CAPABILITIES.includes(full)) throw invalidArgument(`unknown capability ${JSON.stringify(name)}`);
+  if (!KNOWN_CAPABILITIES.includes(full)) throw invalidArgument(`unknown capability ${shown(name)}`);
   return full;
 }
 

@@ -4,6 +4,7 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { failedPrecondition, invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciDevice, OciDeviceCgroup } from './types.js';
 
 /** A device node on the host, as stat(2) sees it. */
@@ -34,7 +35,7 @@ export interface DevicePlan {
 function checkPermissions(p: string, hostPath: string): string {
   const perms = p === '' ? 'rwm' : p;
   if (!/^[rwm]{1,3}$/.test(perms) || new Set(perms).size !== perms.length) {
-    throw invalidArgument(`device ${hostPath}: invalid permissions ${JSON.stringify(p)} (a combination of r, w and m)`);
+    throw invalidArgument(`device ${hostPath}: invalid permissions ${shown(p)} (a combination of r, w and m)`);
   }
   return perms;
 }
@@ -70,7 +71,7 @@ export function containerDevices(
   for (const cd of criDevices) {
     if (cd.host_path === '') throw invalidArgument('device with an empty host_path');
     const containerBase = cd.container_path === '' ? cd.host_path : cd.container_path;
-    if (!containerBase.startsWith('/')) throw invalidArgument(`device container_path ${JSON.stringify(cd.container_path)} is not absolute`);
+    if (!containerBase.startsWith('/')) throw invalidArgument(`device container_path ${shown(cd.container_path)} is not absolute`);
     const access = checkPermissions(cd.permissions, cd.host_path);
     if (!opts.lookup) throw failedPrecondition(`device ${cd.host_path} requested but no device lookup is available`);
     const found = opts.lookup(cd.host_path);

@@ -3,6 +3,7 @@
 // mounts, with their propagation mapped to OCI options and rootfsPropagation.
 import { posix } from 'node:path';
 import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { Propagation } from '../../hostutil/mountinfo.js';
 import type { OciLinux, OciMount } from './types.js';
 
@@ -79,7 +80,7 @@ export function defaultMounts(privileged: boolean): OciMount[] {
 }
 
 function cleanContainerPath(p: string): string {
-  if (!p.startsWith('/')) throw invalidArgument(`mount container_path ${JSON.stringify(p)} is not an absolute path`);
+  if (!p.startsWith('/')) throw invalidArgument(`mount container_path ${shown(p)} is not an absolute path`);
   const clean = posix.normalize(p);
   return clean.length > 1 && clean.endsWith('/') ? clean.slice(0, -1) : clean;
 }
@@ -127,7 +128,7 @@ function bindOptions(m: CriMount, inputs: MountInputs, hostPath: string, plan: M
       break;
     }
     default:
-      throw invalidArgument(`unknown mount propagation ${JSON.stringify(m.propagation)} for ${m.container_path}`);
+      throw invalidArgument(`unknown mount propagation ${shown(m.propagation)} for ${m.container_path}`);
   }
   if (m.readonly) {
     if (m.recursive_read_only) {
@@ -159,7 +160,7 @@ export function containerMounts(inputs: MountInputs): MountPlan {
   const cri = inputs.criMounts.map((m) => {
     if (m.host_path === '') {
       if (m.image) throw unimplemented(`image volume mounts are not supported (${m.container_path})`);
-      throw invalidArgument(`mount at ${JSON.stringify(m.container_path)} has no host_path`);
+      throw invalidArgument(`mount at ${shown(m.container_path)} has no host_path`);
     }
     if ((m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0) {
       throw unimplemented(`id-mapped mounts are not supported (${m.container_path})`);

@@ -2,6 +2,7 @@
 // their network, IPC and UTS namespaces are pinned files, and a pod-wide PID namespace
 // belongs to the pod's init (catatonit); the caller passes the paths.
 import { failedPrecondition, invalidArgument, unimplemented } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciNamespace } from './types.js';
 
 /** CRI NamespaceOption fields we read (generated `NamespaceOption__Output`). */
@@ -70,7 +71,7 @@ export function containerNamespaces(
     case 'NODE':
       break;
     default:
-      throw invalidArgument(`unknown pid namespace mode ${JSON.stringify(o.pid)}`);
+      throw invalidArgument(`unknown pid namespace mode ${shown(o.pid)}`);
   }
 
   const hostNetwork = o.network === 'NODE';

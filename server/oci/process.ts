@@ -1,6 +1,7 @@
 // The container's process line: argv from the CRI command/args and the image's
 // Entrypoint/Cmd, its environment and working directory, and the stop signal.
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciImageConfig } from './types.js';
 
 /** The PATH a process gets when neither the image nor the CRI config sets one (containerd's and Docker's). */
@@ -35,6 +36,7 @@ export function processArgs(
   if (argv.length === 0) {
     throw invalidArgument('no command specified: the container config has no command or args and the image has no Entrypoint or Cmd');
   }
+  if (argv[0] === '') throw invalidArgument('the command to run is empty: its first element (the program) must name one');
   return argv;
 }
 
@@ -75,7 +77,7 @@ export function mergeEnv(base: readonly string[], overrides: readonly string[]):
  */
 export function processEnv(hostname: string, imageEnv: readonly string[] | null | undefined, criEnvs: readonly EnvEntry[]): string[] {
   const cri = criEnvs.map((e) => {
-    if (e.key === '' || e.key.includes('=')) throw invalidArgument(`invalid environment variable name ${JSON.stringify(e.key)}`);
+    if (e.key === '' || e.key.includes('=')) throw invalidArgument(`invalid environment variable name ${shown(e.key)}`);
     const value = typeof e.value === 'string' ? e.value : Buffer.from(e.value).toString('utf8');
     return `${e.key}=${value}`;
   });
@@ -87,25 +89,60 @@ export function processEnv(hostname: string, imageEnv: readonly string[] | null 
 /** CRI working_dir, else the image's WorkingDir, else "/". */
 export function processCwd(criWorkingDir: string, image: Pick<OciImageConfig, 'WorkingDir'>): string {
   const cwd = criWorkingDir || image.WorkingDir || '/';
-  if (!cwd.startsWith('/')) throw invalidArgument(`working directory ${JSON.stringify(cwd)} is not an absolute path`);
+  if (!cwd.startsWith('/')) throw invalidArgument(`working directory ${shown(cwd)} is not an absolute path`);
   return cwd;
 }
 
 // CRI Signal enum names are "SIGNAL_" + the POSIX name.
 const CRI_SIGNAL_PREFIX = 'SIGNAL_';
 
+/** Signal names every OCI runtime knows (golang.org/x/sys/unix's list, which runc parses with). */
+const STANDARD_SIGNALS = new Set([
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2',
+  'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG',
+  'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS',
+]);
+/** Other spellings of the same signals. */
+const SIGNAL_ALIASES: Readonly<Record<string, string>> = { SIGCLD: 'SIGCHLD', SIGPOLL: 'SIGIO', SIGIOT: 'SIGABRT' };
+/** Real-time signals as Linux's C library numbers them (SIGRTMIN 34 … SIGRTMAX 64). */
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
+
+/**
+ * A signal name or number in the form the OCI runtime's kill takes: a standard "SIGXXX"
+ * name, or the number for real-time signals (which runtimes spell differently). Anything
+ * else, or a number outside 1..64, is INVALID_ARGUMENT saying what is allowed.
+ */
+export function canonicalSignal(raw: string, what: string): string {
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n >= 1 && n <= SIGRTMAX) return String(n);
+    throw invalidArgument(`${what} ${text.length > 12 ? `${text.slice(0, 12)}…` : text} is out of range: signals are 1 to ${SIGRTMAX}`);
+  }
+  let name = text.toUpperCase().replace(/^SIGNAL_/, '');
+  if (!name.startsWith('SIG')) name = `SIG${name}`;
+  name = SIGNAL_ALIASES[name] ?? name;
+  if (STANDARD_SIGNALS.has(name)) return name;
+  const rt = /^SIGRT(MIN|MAX)(?:(?:PLUS|\+)(\d+)|(?:MINUS|-)(\d+))?$/.exec(name);
+  if (rt) {
+    const n = rt[1] === 'MIN' ? SIGRTMIN + Number(rt[2] ?? 0) - Number(rt[3] ?? 0) : SIGRTMAX + Number(rt[2] ?? 0) - Number(rt[3] ?? 0);
+    if (n >= SIGRTMIN && n <= SIGRTMAX) return String(n);
+  }
+  throw invalidArgument(`${what} ${JSON.stringify(text.slice(0, 24))} is not a signal (a name such as SIGTERM, SIGRTMIN+n, or a number from 1 to ${SIGRTMAX})`);
+}
+
 /**
  * The signal StopContainer sends first: the CRI config's stop_signal, else the image's
  * StopSignal (a name such as "SIGQUIT", "QUIT" or a number), else SIGTERM. Returned as the
- * canonical "SIGXXX" name or, for a numeric image value, the number as text.
+ * canonical "SIGXXX" name or, for a number or a real-time signal, the number as text.
+ * Checked here, at create, so a bad one is refused then and not when the pod stops.
  */
 export function stopSignal(criStopSignal: string | undefined, image: Pick<OciImageConfig, 'StopSignal'>): string {
   if (criStopSignal && criStopSignal !== 'SIGNAL_RUNTIME_DEFAULT') {
-    return criStopSignal.startsWith(CRI_SIGNAL_PREFIX) ? criStopSignal.slice(CRI_SIGNAL_PREFIX.length) : criStopSignal;
+    return canonicalSignal(criStopSignal.startsWith(CRI_SIGNAL_PREFIX) ? criStopSignal.slice(CRI_SIGNAL_PREFIX.length) : criStopSignal, 'stop_signal');
   }
   const fromImage = image.StopSignal?.trim();
   if (!fromImage) return 'SIGTERM';
-  if (/^\d+$/.test(fromImage)) return fromImage;
-  const upper = fromImage.toUpperCase();
-  return upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  return canonicalSignal(fromImage, "the image's StopSignal");
 }

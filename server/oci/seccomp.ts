@@ -1,6 +1,8 @@
 // Which seccomp profile a container gets (RuntimeDefault, Unconfined, Localhost) and the
 // RuntimeDefault profile assembled for an architecture and a capability set.
 import { invalidArgument } from '../errors.js';
+import { checkCleanAbsolutePath } from '../validate/fields.js';
+import { shown } from '../validate/text.js';
 import {
   ALWAYS_ALLOWED,
   ARCHITECTURES,
@@ -34,7 +36,8 @@ const LOCALHOST_PREFIX = 'localhost/';
 function localhost(ref: string): SeccompChoice {
   const path = ref.startsWith(LOCALHOST_PREFIX) ? ref.slice(LOCALHOST_PREFIX.length) : ref;
   if (path === '') throw invalidArgument('seccomp profile type Localhost needs a localhost_ref');
-  if (!path.startsWith('/')) throw invalidArgument(`seccomp localhost profile ${JSON.stringify(path)} is not an absolute path`);
+  // One rule with the edge (server/validate): absolute and clean.
+  checkCleanAbsolutePath(path, 'seccomp localhost profile');
   return { kind: 'localhost', path };
 }
 
@@ -58,14 +61,14 @@ export function seccompChoice(sc: CriSeccompFields | null): SeccompChoice {
       case 'Localhost':
         return localhost(ref);
       default:
-        throw invalidArgument(`unknown seccomp profile type ${JSON.stringify(type)}`);
+        throw invalidArgument(`unknown seccomp profile type ${shown(String(type))}`);
     }
   }
   const p = sc.seccomp_profile_path;
   if (p === '' || p === 'unconfined') return { kind: 'unconfined' };
   if (p === 'runtime/default' || p === 'docker/default') return { kind: 'runtime-default' };
   if (p.startsWith(LOCALHOST_PREFIX)) return localhost(p);
-  throw invalidArgument(`unsupported seccomp profile ${JSON.stringify(p)}`);
+  throw invalidArgument(`unsupported seccomp profile ${shown(p)}`);
 }
 
 export interface DefaultProfileOptions {

@@ -2,6 +2,7 @@
 // supplemental_groups and the image's USER, resolved through the image's own /etc/passwd
 // and /etc/group (read from the rootfs by the caller and passed in as text).
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
 import type { OciUser } from './types.js';
 
 export interface PasswdEntry {
@@ -61,7 +62,7 @@ export function parseGroup(text: string): GroupEntry[] {
 
 function checkId(value: number, what: string, spec: string): number {
   if (!Number.isFinite(value) || value < 0 || value > MAX_ID) {
-    throw invalidArgument(`invalid user ${JSON.stringify(spec)}: ${what} out of range`);
+    throw invalidArgument(`invalid user ${shown(spec)}: ${what} out of range`);
   }
   return value;
 }
@@ -86,7 +87,7 @@ export interface UserInputs {
 }
 
 function parseInt64(value: string, what: string): number {
-  if (!/^-?\d+$/.test(value)) throw invalidArgument(`${what} ${JSON.stringify(value)} is not an integer`);
+  if (!/^-?\d+$/.test(value)) throw invalidArgument(`${what} ${shown(value)} is not an integer`);
   const n = Number(value);
   if (n < 0 || n > MAX_ID) throw invalidArgument(`${what} ${value} is out of range (0..${MAX_ID})`);
   return n;
@@ -139,7 +140,7 @@ export function resolveUser(input: UserInputs): ResolvedUser {
 
   if (spec !== '') {
     const parts = spec.split(':');
-    if (parts.length > 2 || parts[0] === '') throw invalidArgument(`invalid user ${JSON.stringify(spec)}`);
+    if (parts.length > 2 || parts[0] === '') throw invalidArgument(`invalid user ${shown(spec)}`);
     const [userPart = '', groupPart] = parts;
     const numericUid = parseId(userPart);
     if (numericUid !== undefined) {
@@ -154,8 +155,8 @@ export function resolveUser(input: UserInputs): ResolvedUser {
       if (!entry) {
         throw invalidArgument(
           input.passwd === null
-            ? `cannot resolve user ${JSON.stringify(userPart)}: the image has no /etc/passwd`
-            : `user ${JSON.stringify(userPart)} not found in the image's /etc/passwd`,
+            ? `cannot resolve user ${shown(userPart)}: the image has no /etc/passwd`
+            : `user ${shown(userPart)} not found in the image's /etc/passwd`,
         );
       }
       username = entry.name;
@@ -163,7 +164,7 @@ export function resolveUser(input: UserInputs): ResolvedUser {
       gid = entry.gid;
     }
     if (groupPart !== undefined) {
-      if (groupPart === '') throw invalidArgument(`invalid user ${JSON.stringify(spec)}: empty group`);
+      if (groupPart === '') throw invalidArgument(`invalid user ${shown(spec)}: empty group`);
       const numericGid = parseId(groupPart);
       if (numericGid !== undefined) {
         gid = checkId(numericGid, 'gid', spec);
@@ -172,8 +173,8 @@ export function resolveUser(input: UserInputs): ResolvedUser {
         if (!g) {
           throw invalidArgument(
             input.group === null
-              ? `cannot resolve group ${JSON.stringify(groupPart)}: the image has no /etc/group`
-              : `group ${JSON.stringify(groupPart)} not found in the image's /etc/group`,
+              ? `cannot resolve group ${shown(groupPart)}: the image has no /etc/group`
+              : `group ${shown(groupPart)} not found in the image's /etc/group`,
           );
         }
         gid = g.gid;

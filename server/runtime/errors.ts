@@ -68,6 +68,15 @@ const WRONG_STATE = /container not running|container is not running|cannot exec 
 const ALREADY_EXISTS = /already exists/i;
 const BAD_INPUT = /unknown signal|invalid signal|invalid character .* looking for|cannot unmarshal|: invalid argument\b/i;
 const EXHAUSTED = /no space left on device|cannot allocate memory|too many open files|resource temporarily unavailable|pids? limit/i;
+/**
+ * The container's own limits are too small for the runtime to start it: runc's "unable to
+ * set memory limit to N (current usage …)" (EBUSY on cgroup v1), its init OOM-killed, crun's
+ * "the memory limit could be too low". On create the request asked for it; on update the
+ * live container's usage refuses it (FailedPrecondition, below).
+ */
+const LIMIT_TOO_LOW = /unable to set memory limit to|memory limit (?:could be )?too low|OOM-killed|oom[- ]kill|setting cgroup config for procHooks process.*device or resource busy/i;
+/** Values the kernel or runtime refuses: EINVAL/ERANGE in its words, unknown cpus or nodes. */
+const BAD_VALUE = /numerical result out of range|invalid cpuset|cpuset\.(?:cpus|mems).*(?:invalid argument|numerical result)/i;
 
 /** What kind of failure the runtime's words describe for `op` (pure). */
 export function classifyRuntimeWords(op: RuntimeOp, words: string): ErrorKind {
@@ -75,7 +84,8 @@ export function classifyRuntimeWords(op: RuntimeOp, words: string): ErrorKind {
   if (NOT_FOUND.test(words)) return 'NotFound';
   if (WRONG_STATE.test(words)) return 'FailedPrecondition';
   if (ALREADY_EXISTS.test(words)) return 'AlreadyExists';
-  if (BAD_INPUT.test(words)) return 'InvalidArgument';
+  if (BAD_INPUT.test(words) || BAD_VALUE.test(words)) return 'InvalidArgument';
+  if (LIMIT_TOO_LOW.test(words)) return op === 'update' ? 'FailedPrecondition' : 'InvalidArgument';
   if (EXHAUSTED.test(words)) return 'ResourceExhausted';
   // An update the live container refuses (a memory limit below its usage: EBUSY) is about its state.
   if (op === 'update') return 'FailedPrecondition';

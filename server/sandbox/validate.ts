@@ -4,6 +4,9 @@ import { isIP } from 'node:net';
 import { normalize } from 'node:path';
 import { cgroupfsPodParent } from '../cgroups/paths.js';
 import { invalidArgument } from '../errors.js';
+import { shown } from '../validate/text.js';
+import { checkAbsolutePath, checkDnsLabel, checkDnsSubdomain, checkFileNamePart } from '../validate/fields.js';
+import { LIMITS } from '../validate/limits.js';
 import type { PodSandboxConfig__Output } from '../../wire/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode } from './types.js';
 
@@ -41,25 +44,23 @@ export interface ValidationContext {
   cgroupParent?: (parent: string) => string;
 }
 
-// Metadata goes into CNI_ARGS (K8S_POD_NAME=…;…), file names and logs: no separators or control characters.
-const META_VALUE = /^[^;=\s\x00-\x1f\x7f/\\]{1,253}$/;
 const HOSTNAME = /^(?=.{1,64}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 export function validateSandboxConfig(config: PodSandboxConfig__Output | null, handlerName: string, ctx: ValidationContext): SandboxPlan {
   if (!config) throw invalidArgument('config is required');
   const md = config.metadata;
   if (!md) throw invalidArgument('config.metadata is required');
-  for (const key of ['name', 'namespace', 'uid'] as const) {
-    const v = md[key];
-    if (!v) throw invalidArgument(`config.metadata.${key} must not be empty`);
-    if (!META_VALUE.test(v)) throw invalidArgument(`config.metadata.${key} "${v}" contains characters that are not allowed (whitespace, control characters, ';', '=', '/', '\\') or is longer than 253`);
-  }
+  // The field classes of the edge (server/validate): one rule for names wherever checked.
+  // They also keep CNI_ARGS (K8S_POD_NAME=…;…), file names and logs free of separators.
+  checkDnsSubdomain(md.name, 'config.metadata.name', LIMITS.podName);
+  checkDnsLabel(md.namespace, 'config.metadata.namespace', LIMITS.namespace);
+  checkFileNamePart(md.uid, 'config.metadata.uid', LIMITS.uid);
   const hostname = config.hostname;
-  if (hostname && !HOSTNAME.test(hostname)) throw invalidArgument(`config.hostname "${hostname}" is not a valid hostname`);
+  if (hostname && !HOSTNAME.test(hostname)) throw invalidArgument(`config.hostname ${shown(hostname)} is not a valid hostname`);
 
   const handler = handlerName || ctx.defaultHandler;
   if (!ctx.handlers.includes(handler)) {
-    throw invalidArgument(`runtime handler "${handler}" is not configured (configured: ${ctx.handlers.join(', ')})`);
+    throw invalidArgument(`runtime handler ${shown(handler)} is not configured (configured: ${ctx.handlers.join(', ')})`);
   }
 
   const logDirectory = config.log_directory ? validateLogDirectory(config.log_directory, ctx.podLogRoots) : '';
@@ -99,13 +100,11 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output | null, h
 
 /** A log directory must be absolute, have no `..` component and lie inside one of the roots. */
 export function validateLogDirectory(dir: string, roots: readonly string[]): string {
-  if (dir.includes('\0')) throw invalidArgument('config.log_directory contains a NUL byte');
-  if (!dir.startsWith('/')) throw invalidArgument(`config.log_directory "${dir}" must be an absolute path`);
-  if (dir.split('/').includes('..')) throw invalidArgument(`config.log_directory "${dir}" must not contain ".."`);
+  checkAbsolutePath(dir, 'config.log_directory');
   const norm = normalize(dir).replace(/(.)\/+$/, '$1');
   const inside = roots.some((r) => norm === r || norm.startsWith(r.endsWith('/') ? r : `${r}/`));
   if (!inside || roots.includes(norm)) {
-    throw invalidArgument(`config.log_directory "${dir}" is not inside a configured pod log root (${roots.join(', ')})`);
+    throw invalidArgument(`config.log_directory ${shown(dir)} is not inside a configured pod log root (${roots.join(', ')})`);
   }
   return norm;
 }
@@ -120,20 +119,20 @@ export function validateSysctls(sysctls: Record<string, string>, networkMode: Na
     // dots stay part of a component (an interface name such as eth0.100).
     const parts = rawName.includes('/') ? rawName.split('/') : rawName.split('.');
     if (parts.some((p) => !/^[a-zA-Z0-9_-][a-zA-Z0-9_.-]*$/.test(p) || p === '.' || p === '..')) {
-      throw invalidArgument(`sysctl "${rawName}" is not a valid sysctl name`);
+      throw invalidArgument(`sysctl ${shown(rawName)} is not a valid sysctl name`);
     }
     const name = parts.join('.');
     const path = parts.join('/');
-    if (/[\n\0]/.test(value) || value.length > 4096) throw invalidArgument(`sysctl "${rawName}" has an invalid value`);
+    if (/[\n\0]/.test(value) || value.length > 4096) throw invalidArgument(`sysctl ${shown(rawName)} has an invalid value`);
     let ns: 'net' | 'ipc';
     if (parts[0] === 'net') {
-      if (networkMode === 'NODE') throw invalidArgument(`sysctl "${rawName}" is not allowed for a pod in the host network namespace`);
+      if (networkMode === 'NODE') throw invalidArgument(`sysctl ${shown(rawName)} is not allowed for a pod in the host network namespace`);
       ns = 'net';
     } else if (IPC_SYSCTLS.test(name)) {
-      if (ipcMode === 'NODE') throw invalidArgument(`sysctl "${rawName}" is not allowed for a pod in the host IPC namespace`);
+      if (ipcMode === 'NODE') throw invalidArgument(`sysctl ${shown(rawName)} is not allowed for a pod in the host IPC namespace`);
       ns = 'ipc';
     } else {
-      throw invalidArgument(`sysctl "${rawName}" is not a namespaced sysctl a pod may set`);
+      throw invalidArgument(`sysctl ${shown(rawName)} is not a namespaced sysctl a pod may set`);
     }
     out.push({ name, path, value, ns });
   }
@@ -145,14 +144,14 @@ function validatePortMapping(pm: { protocol: string; container_port: number; hos
   if (!['TCP', 'UDP', 'SCTP'].includes(pm.protocol)) throw invalidArgument(`port_mappings[${i}].protocol ${pm.protocol} is not valid`);
   if (!(pm.container_port >= 1 && pm.container_port <= 65535)) throw invalidArgument(`port_mappings[${i}].container_port ${pm.container_port} is out of range`);
   if (!(pm.host_port >= 0 && pm.host_port <= 65535)) throw invalidArgument(`port_mappings[${i}].host_port ${pm.host_port} is out of range`);
-  if (pm.host_ip && !isIP(pm.host_ip)) throw invalidArgument(`port_mappings[${i}].host_ip "${pm.host_ip}" is not an IP address`);
+  if (pm.host_ip && !isIP(pm.host_ip)) throw invalidArgument(`port_mappings[${i}].host_ip ${shown(pm.host_ip)} is not an IP address`);
 }
 
 function validateDns(dns: { servers: string[]; searches: string[]; options: string[] } | null): void {
   if (!dns) return;
-  for (const s of dns.servers) if (!isIP(s)) throw invalidArgument(`dns_config server "${s}" is not an IP address`);
+  for (const s of dns.servers) if (!isIP(s)) throw invalidArgument(`dns_config server ${shown(s)} is not an IP address`);
   for (const s of [...dns.searches, ...dns.options]) {
-    if (!s || /[\s\0]/.test(s)) throw invalidArgument(`dns_config entry "${s}" must be a single non-empty word`);
+    if (!s || /[\s\0]/.test(s)) throw invalidArgument(`dns_config entry ${shown(s)} must be a single non-empty word`);
   }
 }
 
