@@ -42,6 +42,7 @@ import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
 import { attachStream } from './container/attach.js';
 import { openPodPort } from './sandbox/port-forward.js';
+import { daemonLeakAuditor } from './audit/daemon.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -149,6 +150,7 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   const admin = await startAdminServer(adminSocket, {
     images,
     log: log.child({ component: 'admin' }),
+    leaks: daemonLeakAuditor({ config, sandboxes, containers, images, settings }),
     health: () => ({
       pid: process.pid,
       startedAt: startedAt.toISOString(),
