@@ -16,7 +16,7 @@ import { containerEvent } from '../container/status.js';
 import { nowNs } from '../time.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { auditLeaks, sortFindings } from './leaks.js';
-import { repairFindings, type RecordRepairs } from './repair.js';
+import { repairFindings, repairUntilClean, type RecordRepairs } from './repair.js';
 import type { AuditRecords, AuditReport, AuditScope, Finding, RepairReport } from './types.js';
 
 export interface DaemonAuditDeps {
@@ -131,27 +131,27 @@ export function daemonLeakAuditor(deps: DaemonAuditDeps): LeakAuditor {
     audit: () => serial.run('leaks', async () => ({ mode: 'berthd' as const, ...(await audit()) })),
     repair: () =>
       serial.run('leaks', async () => {
-        gc = undefined;
-        const before = await audit();
-        const repairs = await repairFindings(before.findings, {
-          records: recordRepairs,
-          guard: async (f, fn) => {
-            if (!f.owner || f.kind === 'record' || f.kind === 'lease') {
-              if (f.repair.action === 'delete-container-record' && containers.locks.isLocked(f.repair.id)) return 'skipped: its create is running now';
-              return f.owner && f.kind === 'record' ? (podOwned(f, config) ? sandboxes.locks : containers.locks).run(f.owner, fn) : fn();
-            }
-            const owner = f.owner;
-            if (podOwned(f, config)) {
-              return sandboxes.locks.run(owner, async () => (sandboxes.store.get(owner) ? `skipped: pod ${owner.slice(0, 13)} is known now` : fn()));
-            }
-            return containers.locks.run(owner, async () => {
-              const rec = containers.store.get(owner);
-              return rec && !rec.creating ? `skipped: container ${owner.slice(0, 13)} is known now` : fn();
-            });
-          },
+        const r = await repairUntilClean(audit, (findings) => {
+          gc = undefined;
+          return repairFindings(findings, {
+            records: recordRepairs,
+            guard: async (f, fn) => {
+              if (!f.owner || f.kind === 'record' || f.kind === 'lease') {
+                if (f.repair.action === 'delete-container-record' && containers.locks.isLocked(f.repair.id)) return 'skipped: its create is running now';
+                return f.owner && f.kind === 'record' ? (podOwned(f, config) ? sandboxes.locks : containers.locks).run(f.owner, fn) : fn();
+              }
+              const owner = f.owner;
+              if (podOwned(f, config)) {
+                return sandboxes.locks.run(owner, async () => (sandboxes.store.get(owner) ? `skipped: pod ${owner.slice(0, 13)} is known now` : fn()));
+              }
+              return containers.locks.run(owner, async () => {
+                const rec = containers.store.get(owner);
+                return rec && !rec.creating ? `skipped: container ${owner.slice(0, 13)} is known now` : fn();
+              });
+            },
+          });
         });
-        const after = await audit();
-        return { mode: 'berthd' as const, before: before.findings, repairs, after: after.findings, warnings: [...before.warnings, ...after.warnings] };
+        return { mode: 'berthd' as const, ...r };
       }),
   };
 }

@@ -17,7 +17,7 @@ import { nowNs } from '../time.js';
 import type { ContainerRecord } from '../container/types.js';
 import type { SandboxRuntime, SandboxState } from '../sandbox/types.js';
 import { auditLeaks, sortFindings } from './leaks.js';
-import { repairFindings, type RecordRepairs } from './repair.js';
+import { repairFindings, repairUntilClean, type RecordRepairs } from './repair.js';
 import type { AuditRecords, AuditReport, AuditScope, RepairReport } from './types.js';
 
 /** Where this instance keeps things, from its configuration and the host's cgroup layout. */
@@ -197,10 +197,11 @@ export async function repairOffline(config: BerthConfig, scope?: AuditScope): Pr
   try {
     const db = openStore(join(config.root, 'meta.db'), false);
     try {
-      const before = await auditLeaks(sc, () => storeRecords(db));
-      const repairs = await repairFindings(before.findings, { records: storeRepairs(db, config.root), guard: (_f, fn) => fn() });
-      const after = await auditLeaks(sc, () => storeRecords(db));
-      return { mode: 'offline', before: sortFindings(before.findings), repairs, after: sortFindings(after.findings), warnings: [...before.warnings, ...after.warnings] };
+      const r = await repairUntilClean(
+        () => auditLeaks(sc, () => storeRecords(db)),
+        (findings) => repairFindings(findings, { records: storeRepairs(db, config.root), guard: (_f, fn) => fn() }),
+      );
+      return { mode: 'offline', before: sortFindings(r.before), repairs: r.repairs, after: sortFindings(r.after), warnings: r.warnings };
     } finally {
       db.close();
     }

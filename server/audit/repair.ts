@@ -14,8 +14,9 @@ import type { Finding, LeakKind, RepairOutcome } from './types.js';
 
 /** The order of repair, by kind. */
 export const REPAIR_PHASES: readonly LeakKind[][] = [
+  // conmon first: a container killed under a live conmon makes conmon write a new exit file.
+  ['conmon', 'runtime-process', 'pod-init'],
   ['runtime-container'],
-  ['runtime-process', 'conmon', 'pod-init'],
   ['rootfs-mount', 'shm-mount'],
   ['netns-pin'],
   ['veth', 'ip-reservation'],
@@ -152,4 +153,30 @@ export async function repairFindings(findings: readonly Finding[], ctx: RepairCo
     }
   }
   return out;
+}
+
+/**
+ * Audit → repair → audit again, up to `rounds` times while the repairs succeed and new
+ * findings appear (a repair can make one: a process killed leaves a file behind).
+ */
+export async function repairUntilClean(
+  audit: () => Promise<{ findings: Finding[]; warnings: string[] }>,
+  repair: (findings: Finding[]) => Promise<RepairOutcome[]>,
+  rounds = 3,
+): Promise<{ before: Finding[]; repairs: RepairOutcome[]; after: Finding[]; warnings: string[] }> {
+  const first = await audit();
+  const warnings = [...first.warnings];
+  const repairs: RepairOutcome[] = [];
+  let current = first.findings;
+  let after = first.findings;
+  for (let i = 0; i < rounds && current.length; i++) {
+    const done = await repair(current);
+    repairs.push(...done);
+    const next = await audit();
+    warnings.push(...next.warnings);
+    after = next.findings;
+    if (done.some((d) => !d.ok)) break;
+    current = next.findings;
+  }
+  return { before: first.findings, repairs, after, warnings: [...new Set(warnings)] };
 }
