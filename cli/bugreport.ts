@@ -5,7 +5,7 @@
 // picks them up as soon as this build has them; a build without them says so in the file),
 // `berth leaks` (a dry run: nothing is changed), and the store's schema version.
 // The archive is written with the system tar, as the release bundle is (no new dependency).
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, release, tmpdir, version as osVersion } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -78,7 +78,7 @@ export async function bugreportCommand(args: string[]): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-bugreport-'));
   try {
     const top = join(dir, name);
-    await run('mkdir', ['-m', '0700', top]);
+    await mkdir(top, { mode: 0o700 });
     const running = await berthdRunning(config);
     const files: Record<string, string> = {};
     files['berthd.log'] = await berthdLogs(values['log-file'], Number(values['log-lines']) || 5000);

@@ -40,7 +40,8 @@ const MODE: Record<AuditReport['mode'], string> = {
   offline: "berthd is NOT running: read from the host and meta.db (a repair holds berthd's socket so it cannot start meanwhile)",
 };
 
-const what = (f: Finding) => (f.pid ? `pid ${f.pid}` : (f.path ?? f.id));
+/** The WHAT column: a pid, a mount point or directory, else the finding's id (a cgroup below the hierarchy roots, a link, an IP, a digest). */
+const what = (f: Finding) => (f.pid ? `pid ${f.pid}` : ['rootfs-mount', 'shm-mount', 'netns-pin', 'directory', 'runtime-container'].includes(f.kind) ? (f.path ?? f.id) : f.id);
 
 function table(findings: Finding[]): string[] {
   const kw = Math.max(4, ...findings.map((f) => f.kind.length));

@@ -30,6 +30,8 @@ import type { AuditRecords, AuditScope, Finding, KnownSandbox } from './types.js
 export type { AuditRecords, AuditScope, Finding } from './types.js';
 
 const short = (id: string) => id.slice(0, 13);
+/** "10 hierarchies (cpu, cpuacct, …)" for a list of one cgroup's directories. */
+const hier = (paths: string[]) => `${paths.length} hierarch${paths.length === 1 ? 'y' : 'ies'} (${paths.map((p) => p.split('/')[4] ?? p).join(', ')})`;
 const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
 
 async function listDir(dir: string, warnings: string[]): Promise<string[]> {
@@ -309,9 +311,9 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
     const c = new RegExp(`^${escapeRe(join(root, 'containers'))}/([0-9a-f]{64})(/|$)`).exec(mp);
     const shm = new RegExp(`^${escapeRe(join(state, 'sandboxes'))}/([0-9a-f]{64})/`).exec(mp);
     const ns = new RegExp(`^${escapeRe(join(state, 'ns'))}/([0-9a-f]{64})/(net|ipc|uts)$`).exec(mp);
-    if (c && !liveC.has(c[1]!)) found = { kind: 'rootfs-mount', id: mp, owner: c[1]!, path: mp, why: `the ${m.fsType} root filesystem of ${cWhy(c[1]!)} is still mounted`, fix: `umount ${mp}`, repair: { action: 'unmount', path: mp } };
-    else if (shm && !liveS.has(shm[1]!)) found = { kind: 'shm-mount', id: mp, owner: shm[1]!, path: mp, why: `the /dev/shm ${m.fsType} of ${sWhy(shm[1]!)} is still mounted`, fix: `umount ${mp}`, repair: { action: 'unmount', path: mp } };
-    else if (ns && !liveS.has(ns[1]!)) found = { kind: 'netns-pin', id: mp, owner: ns[1]!, path: mp, why: `the pinned ${ns[2]} namespace of ${sWhy(ns[1]!)} keeps that namespace alive`, fix: `umount ${mp} (the namespace, and any veth in it, goes with its last user)`, repair: { action: 'unmount', path: mp } };
+    if (c && !liveC.has(c[1]!)) found = { kind: 'rootfs-mount', id: mp, owner: c[1]!, path: mp, why: `still mounted: the ${m.fsType} root filesystem of ${cWhy(c[1]!)}`, fix: `umount ${mp}`, repair: { action: 'unmount', path: mp } };
+    else if (shm && !liveS.has(shm[1]!)) found = { kind: 'shm-mount', id: mp, owner: shm[1]!, path: mp, why: `still mounted: the /dev/shm ${m.fsType} of ${sWhy(shm[1]!)}`, fix: `umount ${mp}`, repair: { action: 'unmount', path: mp } };
+    else if (ns && !liveS.has(ns[1]!)) found = { kind: 'netns-pin', id: mp, owner: ns[1]!, path: mp, why: `keeps a namespace alive: the pinned ${ns[2]} namespace of ${sWhy(ns[1]!)}`, fix: `umount ${mp} (the namespace, and any veth in it, goes with its last user)`, repair: { action: 'unmount', path: mp } };
     if (found) {
       seenMounts.add(mp);
       findings.push(found);
@@ -326,7 +328,7 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
     else {
       for (const v of veths) {
         if (peers.has(v.ifindex) || recorded.has(v.ifname)) continue;
-        findings.push({ kind: 'veth', id: v.ifname, path: `bridge ${v.master}`, why: `a veth on berth's bridge ${v.master} whose other end is in no known pod's network namespace`, fix: `ip link del ${v.ifname}`, repair: { action: 'link-delete', name: v.ifname } });
+        findings.push({ kind: 'veth', id: v.ifname, why: `a veth on berth's bridge ${v.master} whose other end is in no known pod's network namespace`, fix: `ip link del ${v.ifname}`, repair: { action: 'link-delete', name: v.ifname } });
       }
     }
   }
@@ -344,7 +346,7 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
       if (!ID_PATTERN.test(name) || liveC.has(name)) continue;
       if (parent === BERTH_CGROUP_PARENT && !traces.has(name)) continue; // maybe another berthd's
       if (!podLevels.has(parent) && parent !== BERTH_CGROUP_PARENT && !usedLevels.includes(parent)) continue;
-      findings.push({ kind: 'cgroup', id: join(parent, name), owner: name, path: paths[0], why: `the cgroup of ${cWhy(name)} (in ${paths.length} hierarch${paths.length === 1 ? 'y' : 'ies'})`, fix: `rmdir ${paths.join(' ')} (fails, and says so, while a process is in it)`, repair: { action: 'rmdir-cgroup', paths } });
+      findings.push({ kind: 'cgroup', id: join(parent, name), owner: name, path: paths[0], why: `the cgroup of ${cWhy(name)}`, fix: `rmdir it in ${hier(paths)} (fails, and says so, while a process is in it)`, repair: { action: 'rmdir-cgroup', paths } });
     }
   }
   // Deepest first: a level whose only children are container cgroups or leaked levels is leaked too.
@@ -360,7 +362,7 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
     const kids = cgroupChildren.get(rel);
     if (kids && [...kids.keys()].some((k) => !ID_PATTERN.test(k) && !leakedLevels.has(join(rel, k)))) continue;
     leakedLevels.add(rel);
-    findings.push({ kind: 'cgroup', id: rel, path: there[0], why: `pod cgroup ${rel}, made by berth, belongs to no known pod`, fix: `rmdir ${there.join(' ')} and drop it from the store's list`, repair: { action: 'rmdir-cgroup', paths: there, forget: rel } });
+    findings.push({ kind: 'cgroup', id: rel, path: there[0], why: `pod cgroup ${rel}, made by berth, belongs to no known pod`, fix: `rmdir it in ${hier(there)} and drop it from the store's list`, repair: { action: 'rmdir-cgroup', paths: there, forget: rel } });
   }
   // Cgroups (systemd driver): berth's scopes and the slices it started.
   for (const u of units) {

@@ -23,6 +23,7 @@ import { mountPoints } from '../../hostutil/mounts.js';
 import { readCgroupLayout } from '../../server/cgroups/detect.js';
 import { allRoots } from '../../server/cgroups/cgroupfs.js';
 import { processStartTime } from '../../server/sandbox/pod-init.js';
+import { checkLeaksJson } from '../helpers/leaks-schema.js';
 import { takeBerthdLock, instanceConfig, type Finding } from '../../server/audit/index.js';
 
 const test = anyTest as TestFn<BerthdTestContext & { parents: string[] }>;
@@ -68,6 +69,7 @@ function berth(t: ExecutionContext<BerthdTestContext>, args: string[]): Promise<
 async function leaksJson(t: ExecutionContext<BerthdTestContext>, extra: string[] = []) {
   const r = await berth(t, ['leaks', '-o', 'json', ...extra]);
   t.is(r.stderr, '', 'berth leaks writes nothing on stderr');
+  t.deepEqual(checkLeaksJson(JSON.parse(r.stdout)), [], 'the output fits the berth.leaks/v1 schema');
   return { code: r.code, report: JSON.parse(r.stdout) as { schema: string; mode: string; dryRun: boolean; findings: Finding[]; before: Finding[]; after: Finding[]; repairs: Array<{ ok: boolean; result: string; finding: Finding }>; warnings: string[] } };
 }
 
