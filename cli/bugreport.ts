@@ -17,7 +17,7 @@ import { migrations } from '../server/store/migrations.js';
 import { berthdRunning } from '../server/audit/offline.js';
 import { admin } from './admin-client.js';
 import { parse } from './args.js';
-import { cliConfig, configOptions, formatAudit, leaksAudit, LEAKS_SCHEMA } from './leaks.js';
+import { auditJson, cliConfig, configOptions, formatAudit, leaksAudit } from './leaks.js';
 
 export const BUGREPORT_USAGE = 'berth bugreport [--out FILE] [--log-file FILE] [--log-lines N] [--config FILE] [--root DIR] [--state DIR] [--socket PATH]';
 
@@ -106,7 +106,7 @@ export async function bugreportCommand(args: string[]): Promise<number> {
     try {
       const leaks = await leaksAudit(config);
       files['leaks.txt'] = formatAudit(leaks);
-      files['leaks.json'] = JSON.stringify({ schema: LEAKS_SCHEMA, dryRun: true, ...leaks }, null, 2) + '\n';
+      files['leaks.json'] = JSON.stringify(auditJson(leaks), null, 2) + '\n';
     } catch (e) {
       files['leaks.txt'] = `berth leaks failed: ${(e as Error).message}\n`;
     }

@@ -3,8 +3,9 @@
 // running it asks berthd (admin socket), which audits and repairs under its own locks; with
 // berthd down it reads the host and meta.db itself and, to repair, holds berthd's CRI socket
 // so berthd cannot start in the middle. A dry run (the default) changes nothing.
-// Exit status: 0 nothing found / everything repaired, 3 leaks found (dry run), 4 a repair
-// failed or left something, 1 error, 2 usage. `-o json`: schema "berth.leaks/v1" (README).
+// Exit status (the operator commands' codes, as cli/output.ts of ops-views has them): 0 nothing
+// found / everything repaired, 5 leaks found (dry run) or left after a repair, 1 error, 2 usage.
+// `-o json`: the operator commands' envelope { schemaVersion: 1, kind, mode, … } (README).
 import { loadConfig, type BerthConfig } from '../server/config.js';
 import { auditOffline, berthdRunning, repairOffline } from '../server/audit/offline.js';
 import type { AuditReport, Finding, RepairReport } from '../server/audit/types.js';
@@ -12,9 +13,19 @@ import { admin } from './admin-client.js';
 import { parse, UsageError } from './args.js';
 
 export const LEAKS_USAGE = 'berth leaks [--repair] [--dry-run] [-o table|json] [--config FILE] [--root DIR] [--state DIR] [--socket PATH] [--cni-conf-dir DIR]';
-export const EXIT_LEAKS_FOUND = 3;
-export const EXIT_REPAIR_INCOMPLETE = 4;
-export const LEAKS_SCHEMA = 'berth.leaks/v1';
+/** "problems found" of the operator commands' exit codes. */
+export const EXIT_LEAKS_FOUND = 5;
+export const EXIT_REPAIR_INCOMPLETE = 5;
+export const SCHEMA_VERSION = 1;
+
+/** The `-o json` document of an audit: the operator commands' envelope around the report. */
+export function auditJson(r: AuditReport): Record<string, unknown> {
+  return { schemaVersion: SCHEMA_VERSION, kind: 'LeakReport', mode: r.mode, dryRun: true, findings: r.findings, warnings: r.warnings };
+}
+
+export function repairJson(r: RepairReport): Record<string, unknown> {
+  return { schemaVersion: SCHEMA_VERSION, kind: 'LeakRepair', mode: r.mode, dryRun: false, before: r.before, repairs: r.repairs, after: r.after, warnings: r.warnings };
+}
 
 export const configOptions = {
   config: { type: 'string' },
@@ -35,9 +46,10 @@ export function cliConfig(values: { config?: string; root?: string; state?: stri
   return loadConfig(argv).config;
 }
 
-const MODE: Record<AuditReport['mode'], string> = {
+const MODE: Record<AuditReport['mode'] | RepairReport['mode'], string> = {
   berthd: 'berthd is running: audited by berthd under its own locks',
-  offline: "berthd is NOT running: read from the host and meta.db (a repair holds berthd's socket so it cannot start meanwhile)",
+  'read-only': 'berthd is NOT running: read-only view of the host and meta.db',
+  direct: "berthd is NOT running: repaired directly, with berthd's socket held so it cannot start meanwhile",
 };
 
 /** The WHAT column: a pid, a mount point or directory, else the finding's id (a cgroup below the hierarchy roots, a link, an IP, a digest). */
@@ -115,10 +127,10 @@ export async function leaksCommand(args: string[]): Promise<number> {
   const json = values.output === 'json';
   if (values.repair) {
     const r = await leaksRepair(config);
-    process.stdout.write(json ? JSON.stringify({ schema: LEAKS_SCHEMA, dryRun: false, ...r }, null, 2) + '\n' : formatRepair(r));
+    process.stdout.write(json ? JSON.stringify(repairJson(r), null, 2) + '\n' : formatRepair(r));
     return repairExitCode(r);
   }
   const r = await leaksAudit(config);
-  process.stdout.write(json ? JSON.stringify({ schema: LEAKS_SCHEMA, dryRun: true, ...r }, null, 2) + '\n' : formatAudit(r));
+  process.stdout.write(json ? JSON.stringify(auditJson(r), null, 2) + '\n' : formatAudit(r));
   return r.findings.length ? EXIT_LEAKS_FOUND : 0;
 }

@@ -184,7 +184,7 @@ export async function auditOffline(config: BerthConfig, scope?: AuditScope): Pro
   const db = openStore(join(config.root, 'meta.db'), true);
   try {
     const { findings, warnings } = await auditLeaks(sc, () => storeRecords(db));
-    return { mode: 'offline', findings: sortFindings(findings), warnings };
+    return { mode: 'read-only', findings: sortFindings(findings), warnings };
   } finally {
     db.close();
   }
@@ -201,7 +201,7 @@ export async function repairOffline(config: BerthConfig, scope?: AuditScope): Pr
         () => auditLeaks(sc, () => storeRecords(db)),
         (findings) => repairFindings(findings, { records: storeRepairs(db, config.root), guard: (_f, fn) => fn() }),
       );
-      return { mode: 'offline', before: sortFindings(r.before), repairs: r.repairs, after: sortFindings(r.after), warnings: r.warnings };
+      return { mode: 'direct', before: sortFindings(r.before), repairs: r.repairs, after: sortFindings(r.after), warnings: r.warnings };
     } finally {
       db.close();
     }

@@ -113,8 +113,8 @@ export interface AuditScope {
 }
 
 export interface AuditReport {
-  /** 'berthd': audited by the running berthd; 'offline': read from the host and meta.db with berthd down. */
-  mode: 'berthd' | 'offline';
+  /** 'berthd': audited by the running berthd; 'read-only': read from the host and meta.db with berthd down. */
+  mode: 'berthd' | 'read-only';
   findings: Finding[];
   /** Things the auditor could not look at (a tool missing, a directory unreadable): never silent. */
   warnings: string[];
@@ -128,7 +128,8 @@ export interface RepairOutcome {
 }
 
 export interface RepairReport {
-  mode: AuditReport['mode'];
+  /** 'berthd': repaired by the running berthd under its locks; 'direct': berthd down, repaired with berthd's socket held. */
+  mode: 'berthd' | 'direct';
   before: Finding[];
   repairs: RepairOutcome[];
   /** The audit run again after the repairs. */

@@ -1,4 +1,4 @@
-// The `berth leaks -o json` schema ("berth.leaks/v1", documented in the README) as a
+// The `berth leaks -o json` schema (schemaVersion 1, kinds LeakReport and LeakRepair, documented in the README) as a
 // checker: every key, its type and its allowed values, and no key beyond them. Used by the
 // unit test on fixed reports and by the integration test on real output.
 const KINDS = ['conmon', 'runtime-process', 'runtime-container', 'pod-init', 'rootfs-mount', 'shm-mount', 'netns-pin', 'veth', 'ip-reservation', 'cgroup', 'systemd-unit', 'directory', 'layer', 'blob', 'lease', 'record'];
@@ -52,15 +52,17 @@ export function checkFinding(f: unknown, at: string, out: Problems): void {
 export function checkLeaksJson(doc: unknown): Problems {
   const out: Problems = [];
   if (!isObj(doc)) return ['not an object'];
-  if (doc.schema !== 'berth.leaks/v1') out.push(`schema: ${JSON.stringify(doc.schema)}`);
-  if (doc.mode !== 'berthd' && doc.mode !== 'offline') out.push(`mode: ${JSON.stringify(doc.mode)}`);
+  if (doc.schemaVersion !== 1) out.push(`schemaVersion: ${JSON.stringify(doc.schemaVersion)}`);
+  const dry = doc.dryRun === true;
+  if (doc.kind !== (dry ? 'LeakReport' : 'LeakRepair')) out.push(`kind: ${JSON.stringify(doc.kind)}`);
+  if (doc.mode !== 'berthd' && doc.mode !== (dry ? 'read-only' : 'direct')) out.push(`mode: ${JSON.stringify(doc.mode)}`);
   if (!Array.isArray(doc.warnings) || !doc.warnings.every((w) => typeof w === 'string')) out.push('warnings: not a list of strings');
   if (doc.dryRun === true) {
-    keys(doc, ['schema', 'dryRun', 'mode', 'findings', 'warnings'], [], '$', out);
+    keys(doc, ['schemaVersion', 'kind', 'dryRun', 'mode', 'findings', 'warnings'], [], '$', out);
     if (!Array.isArray(doc.findings)) out.push('findings: not a list');
     else doc.findings.forEach((f, i) => checkFinding(f, `findings[${i}]`, out));
   } else if (doc.dryRun === false) {
-    keys(doc, ['schema', 'dryRun', 'mode', 'before', 'repairs', 'after', 'warnings'], [], '$', out);
+    keys(doc, ['schemaVersion', 'kind', 'dryRun', 'mode', 'before', 'repairs', 'after', 'warnings'], [], '$', out);
     for (const k of ['before', 'after']) {
       const l = doc[k];
       if (!Array.isArray(l)) out.push(`${k}: not a list`);

@@ -69,8 +69,8 @@ function berth(t: ExecutionContext<BerthdTestContext>, args: string[]): Promise<
 async function leaksJson(t: ExecutionContext<BerthdTestContext>, extra: string[] = []) {
   const r = await berth(t, ['leaks', '-o', 'json', ...extra]);
   t.is(r.stderr, '', 'berth leaks writes nothing on stderr');
-  t.deepEqual(checkLeaksJson(JSON.parse(r.stdout)), [], 'the output fits the berth.leaks/v1 schema');
-  return { code: r.code, report: JSON.parse(r.stdout) as { schema: string; mode: string; dryRun: boolean; findings: Finding[]; before: Finding[]; after: Finding[]; repairs: Array<{ ok: boolean; result: string; finding: Finding }>; warnings: string[] } };
+  t.deepEqual(checkLeaksJson(JSON.parse(r.stdout)), [], 'the output fits the schema');
+  return { code: r.code, report: JSON.parse(r.stdout) as { schemaVersion: number; kind: string; mode: string; dryRun: boolean; findings: Finding[]; before: Finding[]; after: Finding[]; repairs: Array<{ ok: boolean; result: string; finding: Finding }>; warnings: string[] } };
 }
 
 async function runPod(t: ExecutionContext<BerthdTestContext & { parents: string[] }>, name: string): Promise<Pod> {
@@ -152,8 +152,8 @@ rootOnly('berthd running: every seeded leak is found, --repair removes it throug
   for (const r of roots) await mkdir(join(r, livePod.parent, strayCg));
 
   const found = await leaksJson(t);
-  t.is(found.code, 3, 'leaks found in a dry run: exit 3');
-  t.is(found.report.schema, 'berth.leaks/v1');
+  t.is(found.code, 5, 'leaks found in a dry run: exit 5 (problems found)');
+  t.is(found.report.kind, 'LeakReport');
   t.is(found.report.mode, 'berthd');
   const f = found.report.findings;
   const has = (kind: string, pred: (x: Finding) => boolean) => t.true(f.some((x) => x.kind === kind && pred(x)), `${kind} is found`);
@@ -178,7 +178,7 @@ rootOnly('berthd running: every seeded leak is found, --repair removes it throug
   t.false(f.some((x) => x.id === livePod!.parent), "the live pod's cgroup is not flagged");
 
   const human = await berth(t, ['leaks']);
-  t.is(human.code, 3);
+  t.is(human.code, 5);
   t.regex(human.stdout, /^berth leaks: berthd is running: audited by berthd under its own locks; dry run\nKIND +WHAT +OWNER\n/);
   t.regex(human.stdout, /\d+ leaks found \(conmon 1, .*\); nothing was changed\. Remove them with: berth leaks --repair\n$/);
 
@@ -244,8 +244,8 @@ rootOnly('berthd stopped: an interrupted create and leaks left by hand are found
   const hand = await seedByHand(t);
 
   const found = await leaksJson(t);
-  t.is(found.code, 3);
-  t.is(found.report.mode, 'offline');
+  t.is(found.code, 5);
+  t.is(found.report.mode, 'read-only');
   const f = found.report.findings;
   t.true(f.some((x) => x.kind === 'record' && x.repair.action === 'delete-container-record' && x.id === cid), 'the interrupted create is found');
   t.true(f.some((x) => x.kind === 'directory' && x.path === join(b.state, 'containers', cid)));
@@ -262,7 +262,7 @@ rootOnly('berthd stopped: an interrupted create and leaks left by hand are found
   await release();
 
   const fixed = await leaksJson(t, ['--repair']);
-  t.is(fixed.report.mode, 'offline');
+  t.is(fixed.report.mode, 'direct');
   t.deepEqual(fixed.report.repairs.filter((r) => !r.ok).map((r) => `${r.finding.kind} ${r.finding.id}: ${r.result}`), []);
   t.deepEqual(fixed.report.after, []);
   t.is(fixed.code, 0);

@@ -1,8 +1,8 @@
 // `berth leaks` output without a host: the human report of an audit and of a repair (golden
-// text), the `-o json` schema ("berth.leaks/v1") on fixed reports and the checker refusing
+// text), the `-o json` schema (schemaVersion 1: LeakReport, LeakRepair) on fixed reports and the checker refusing
 // what does not fit it, the repair order, and `berth bugreport`'s secret redaction.
 import test from 'ava';
-import { formatAudit, formatRepair, repairExitCode, LEAKS_SCHEMA } from '../../cli/leaks.js';
+import { auditJson, formatAudit, formatRepair, repairExitCode, repairJson } from '../../cli/leaks.js';
 import { redact } from '../../cli/bugreport.js';
 import { REPAIR_PHASES, repairFindings } from '../../server/audit/repair.js';
 import type { AuditReport, Finding, RepairReport } from '../../server/audit/types.js';
@@ -59,8 +59,8 @@ test('the human report of an audit (golden)', (t) => {
     ].join('\n'),
   );
   t.is(
-    formatAudit({ mode: 'offline', findings: [], warnings: ['cannot read /x: EACCES'] }),
-    "berth leaks: berthd is NOT running: read from the host and meta.db (a repair holds berthd's socket so it cannot start meanwhile); dry run\n" +
+    formatAudit({ mode: 'read-only', findings: [], warnings: ['cannot read /x: EACCES'] }),
+    'berth leaks: berthd is NOT running: read-only view of the host and meta.db; dry run\n' +
       'warning: cannot read /x: EACCES\n' +
       "no leaks: everything of berth's on this host belongs to a known pod or container, and every record's resources are there\n",
   );
@@ -68,7 +68,7 @@ test('the human report of an audit (golden)', (t) => {
 
 test('the human report of a repair (golden) and its exit code', (t) => {
   const ok: RepairReport = {
-    mode: 'offline',
+    mode: 'direct',
     before: [conmon, cgroup],
     repairs: [
       { finding: conmon, ok: true, result: 'killed' },
@@ -80,7 +80,7 @@ test('the human report of a repair (golden) and its exit code', (t) => {
   t.is(
     formatRepair(ok),
     [
-      "berth leaks --repair: berthd is NOT running: read from the host and meta.db (a repair holds berthd's socket so it cannot start meanwhile)",
+      "berth leaks --repair: berthd is NOT running: repaired directly, with berthd's socket held so it cannot start meanwhile",
       'REPAIRED  conmon  pid 4242                   killed',
       'REPAIRED  cgroup  /kubepods/besteffort/podx  removed',
       '2 of 2 repaired; checked again:',
@@ -94,14 +94,14 @@ test('the human report of a repair (golden) and its exit code', (t) => {
   t.regex(text, /^FAILED    cgroup  \/kubepods\/besteffort\/podx  \/sys\/fs\/cgroup\/memory\/kubepods\/besteffort\/podx still has processes \(77\)$/m);
   t.regex(text, /0 of 1 repaired, 1 failed; checked again:\n/);
   t.regex(text, /1 leak left \(cgroup 1\)\n$/);
-  t.is(repairExitCode(failed), 4);
+  t.is(repairExitCode(failed), 5);
   t.is(formatRepair({ mode: 'berthd', before: [], repairs: [], after: [], warnings: [] }), 'berth leaks --repair: berthd is running: audited by berthd under its own locks\nno leaks found; nothing to repair\n');
 });
 
 test('the JSON documents fit the schema, and the checker refuses what does not', (t) => {
-  const audit = JSON.parse(JSON.stringify({ schema: LEAKS_SCHEMA, dryRun: true, mode: 'berthd', findings: [conmon, pin, cgroup], warnings: [] }));
+  const audit = JSON.parse(JSON.stringify(auditJson({ mode: 'berthd', findings: [conmon, pin, cgroup], warnings: [] })));
   t.deepEqual(checkLeaksJson(audit), []);
-  const repair = JSON.parse(JSON.stringify({ schema: LEAKS_SCHEMA, dryRun: false, mode: 'offline', before: [conmon], repairs: [{ finding: conmon, ok: true, result: 'killed' }], after: [], warnings: [] }));
+  const repair = JSON.parse(JSON.stringify(repairJson({ mode: 'direct', before: [conmon], repairs: [{ finding: conmon, ok: true, result: 'killed' }], after: [], warnings: [] })));
   t.deepEqual(checkLeaksJson(repair), []);
   const bad = structuredClone(audit);
   bad.findings[0].kind = 'gremlin';
@@ -114,7 +114,8 @@ test('the JSON documents fit the schema, and the checker refuses what does not',
     'findings[2]: unexpected "extra"',
     'findings[2].owner: not a 64-hex id',
   ]);
-  t.deepEqual(checkLeaksJson({ ...audit, schema: 'x', dryRun: 'no' }), ['schema: "x"', 'dryRun: not a boolean']);
+  t.deepEqual(checkLeaksJson({ ...audit, schemaVersion: 2, mode: 'direct' }), ['schemaVersion: 2', 'mode: "direct"']);
+  t.deepEqual(checkLeaksJson({ ...audit, dryRun: 'no' }), ['kind: "LeakReport"', 'dryRun: not a boolean']);
 });
 
 test('repairs run in the safe order: processes, mounts, namespaces, network, cgroups, directories, content, records', async (t) => {
