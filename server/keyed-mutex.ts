@@ -7,6 +7,11 @@ export class KeyedMutex {
     return this.tails.has(key);
   }
 
+  /** Whether any key has work running or queued. */
+  busy(): boolean {
+    return this.tails.size > 0;
+  }
+
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);

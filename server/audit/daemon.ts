@@ -15,7 +15,7 @@ import { conmonAlive, readExitFile } from '../runtime/conmon.js';
 import { containerEvent } from '../container/status.js';
 import { nowNs } from '../time.js';
 import { KeyedMutex } from '../keyed-mutex.js';
-import { auditLeaks, sortFindings } from './leaks.js';
+import { auditLeaks, podCgroupPath, sortFindings } from './leaks.js';
 import { repairFindings, repairUntilClean, type RecordRepairs } from './repair.js';
 import type { AuditRecords, AuditReport, AuditScope, Finding, RepairReport } from './types.js';
 
@@ -64,7 +64,10 @@ export function daemonLeakAuditor(deps: DaemonAuditDeps): LeakAuditor {
   const records = (): AuditRecords => {
     const content = images.contentRecords();
     return {
-      sandboxes: sandboxes.store.list().map((s) => ({ id: s.id, state: s.state, runtime: s.runtime })),
+      sandboxes: sandboxes.store.list().map((s) => {
+        const cgroupParent = podCgroupPath(s.config, cgroups.driver);
+        return { id: s.id, state: s.state, runtime: s.runtime, ...(cgroupParent ? { cgroupParent } : {}) };
+      }),
       containers: containers.store.all().map((c) => ({
         id: c.id,
         sandboxId: c.sandboxId,
@@ -136,7 +139,10 @@ export function daemonLeakAuditor(deps: DaemonAuditDeps): LeakAuditor {
           return repairFindings(findings, {
             records: recordRepairs,
             guard: async (f, fn) => {
-              if (!f.owner || f.kind === 'record' || f.kind === 'lease') {
+              // A veth, a pod cgroup level or a slice belongs to no id: leave them while any pod is
+            // being created or removed (its veth or cgroup may not be recorded yet); the next run repairs them.
+            if (!f.owner && ['veth', 'cgroup', 'systemd-unit'].includes(f.kind) && sandboxes.locks.busy()) return 'skipped: a pod is being created or removed now; run berth leaks again';
+            if (!f.owner || f.kind === 'record' || f.kind === 'lease') {
                 if (f.repair.action === 'delete-container-record' && containers.locks.isLocked(f.repair.id)) return 'skipped: its create is running now';
                 return f.owner && f.kind === 'record' ? (podOwned(f, config) ? sandboxes.locks : containers.locks).run(f.owner, fn) : fn();
               }

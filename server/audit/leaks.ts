@@ -22,6 +22,7 @@ import { run } from '../../hostutil/exec.js';
 import { parseMountInfo, type MountInfo } from '../../hostutil/mountinfo.js';
 import { ID_PATTERN } from '../ids.js';
 import { allRoots, BERTH_CGROUP_PARENT } from '../cgroups/cgroupfs.js';
+import { cgroupfsPodParent, expandSlice, systemdPodParent } from '../cgroups/paths.js';
 import { processStartTime } from '../sandbox/pod-init.js';
 import { conmonAlive, readExitFile } from '../runtime/conmon.js';
 import { parseNetworkConfig, type NetworkConfList } from '../network/conflist.js';
@@ -145,6 +146,17 @@ async function livePeers(sandboxes: KnownSandbox[], mounted: Set<string>, warnin
   return complete ? peers : undefined;
 }
 
+/** A pod config's cgroup_parent as a path below the hierarchy roots (undefined when it has none or it is not valid). */
+export function podCgroupPath(config: { linux?: { cgroup_parent?: string } | null } | null | undefined, driver: 'cgroupfs' | 'systemd'): string | undefined {
+  const parent = config?.linux?.cgroup_parent;
+  if (!parent) return undefined;
+  try {
+    return driver === 'systemd' ? expandSlice(systemdPodParent(parent)) : cgroupfsPodParent(parent);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Host-side interface names CNI reported for known pods. */
 function recordedHostIfaces(sandboxes: KnownSandbox[]): Set<string> {
   const out = new Set<string>();
@@ -212,7 +224,7 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
   }
 
   const cgroupRoots = allRoots(scope.cgroups.layout);
-  const cgroupParents = new Set<string>([BERTH_CGROUP_PARENT, ...pre.podCgroupDirs, ...pre.sandboxes.flatMap((s) => (s.runtime.cgroup ? [s.runtime.cgroup.path] : []))]);
+  const cgroupParents = new Set<string>([BERTH_CGROUP_PARENT, ...pre.podCgroupDirs, ...pre.sandboxes.flatMap((s) => [...(s.runtime.cgroup ? [s.runtime.cgroup.path] : []), ...(s.cgroupParent ? [s.cgroupParent] : [])])]);
   const cgroupChildren = new Map<string, Map<string, string[]>>(); // parent → child name → absolute dirs
   for (const parent of cgroupParents) {
     const byName = new Map<string, string[]>();
@@ -339,7 +351,7 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
   }
 
   // Cgroups (cgroupfs driver): container cgroups below berth's parents, and pod levels berth made.
-  const usedLevels = recs.sandboxes.flatMap((s) => (s.runtime.cgroup ? [s.runtime.cgroup.path] : []));
+  const usedLevels = recs.sandboxes.flatMap((s) => [...(s.runtime.cgroup ? [s.runtime.cgroup.path] : []), ...(s.cgroupParent ? [s.cgroupParent] : [])]);
   const podLevels = new Set(recs.podCgroupDirs);
   for (const [parent, byName] of cgroupChildren) {
     for (const [name, paths] of byName) {

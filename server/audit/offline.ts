@@ -16,7 +16,7 @@ import { migrations } from '../store/migrations.js';
 import { nowNs } from '../time.js';
 import type { ContainerRecord } from '../container/types.js';
 import type { SandboxRuntime, SandboxState } from '../sandbox/types.js';
-import { auditLeaks, sortFindings } from './leaks.js';
+import { auditLeaks, podCgroupPath, sortFindings } from './leaks.js';
 import { repairFindings, repairUntilClean, type RecordRepairs } from './repair.js';
 import type { AuditRecords, AuditReport, AuditScope, RepairReport } from './types.js';
 
@@ -65,12 +65,11 @@ const setting = (db: Database.Database, key: string): string[] => {
 };
 
 /** berth's records as stored in meta.db. */
-export function storeRecords(db: Database.Database): AuditRecords {
-  const sandboxes = (db.prepare('SELECT id, state, runtime FROM sandboxes').all() as Array<{ id: string; state: string; runtime: string }>).map((r) => ({
-    id: r.id,
-    state: r.state as SandboxState,
-    runtime: JSON.parse(r.runtime) as SandboxRuntime,
-  }));
+export function storeRecords(db: Database.Database, driver: 'cgroupfs' | 'systemd' = 'cgroupfs'): AuditRecords {
+  const sandboxes = (db.prepare('SELECT id, state, runtime, config FROM sandboxes').all() as Array<{ id: string; state: string; runtime: string; config: string }>).map((r) => {
+    const cgroupParent = podCgroupPath(JSON.parse(r.config) as { linux?: { cgroup_parent?: string } }, driver);
+    return { id: r.id, state: r.state as SandboxState, runtime: JSON.parse(r.runtime) as SandboxRuntime, ...(cgroupParent ? { cgroupParent } : {}) };
+  });
   const containers = (db.prepare('SELECT record FROM containers').all() as Array<{ record: string }>).map((r) => {
     const c = JSON.parse(r.record) as ContainerRecord;
     return { id: c.id, sandboxId: c.sandboxId, state: c.state, creating: c.creating, inFlight: false, conmonPid: c.conmonPid, paths: c.paths, cgroupsPath: c.cgroupsPath, handler: c.handler, runtimePath: c.runtimePath, runtimeRoot: c.runtimeRoot };
@@ -183,7 +182,7 @@ export async function auditOffline(config: BerthConfig, scope?: AuditScope): Pro
   const sc = scope ?? (await auditScope(config));
   const db = openStore(join(config.root, 'meta.db'), true);
   try {
-    const { findings, warnings } = await auditLeaks(sc, () => storeRecords(db));
+    const { findings, warnings } = await auditLeaks(sc, () => storeRecords(db, sc.cgroups.driver));
     return { mode: 'read-only', findings: sortFindings(findings), warnings };
   } finally {
     db.close();
@@ -198,7 +197,7 @@ export async function repairOffline(config: BerthConfig, scope?: AuditScope): Pr
     const db = openStore(join(config.root, 'meta.db'), false);
     try {
       const r = await repairUntilClean(
-        () => auditLeaks(sc, () => storeRecords(db)),
+        () => auditLeaks(sc, () => storeRecords(db, sc.cgroups.driver)),
         (findings) => repairFindings(findings, { records: storeRepairs(db, config.root), guard: (_f, fn) => fn() }),
       );
       return { mode: 'direct', before: sortFindings(r.before), repairs: r.repairs, after: sortFindings(r.after), warnings: r.warnings };

@@ -62,6 +62,8 @@ export interface KnownSandbox {
   id: string;
   state: SandboxState;
   runtime: SandboxRuntime;
+  /** Its config's cgroup_parent as a path below the hierarchy roots: in use even before the record names the cgroup (a create in progress). */
+  cgroupParent?: string;
 }
 
 /** A container berth has a record of. */

@@ -9,7 +9,7 @@ import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditLeaks } from '../../server/audit/leaks.js';
+import { auditLeaks, podCgroupPath } from '../../server/audit/leaks.js';
 import type { AuditRecords, AuditScope, Finding, KnownContainer, KnownSandbox } from '../../server/audit/types.js';
 
 const id = (c: string) => c.repeat(64);
@@ -178,4 +178,16 @@ test('systemd: berth scopes of ids with a trace here, and slices berth started t
   t.true(s.includes('systemd-unit berth-conmon-A.scope'));
   t.true(s.includes('systemd-unit kubepods-lost.slice'));
   t.false(s.some((x) => x.includes('berth-D.scope') || x.includes('berth-C.scope') || x === 'systemd-unit kubepods.slice'));
+});
+
+test("a pod level named by a known pod's config is in use even before its record names the cgroup (a create in progress)", async (t) => {
+  const h = await fakeHost(t);
+  await mkdir(join(h.cg, 'kp/podB'), { recursive: true });
+  const recs = records(h, { podCgroupDirs: ['/kp', '/kp/podB'] });
+  t.true(summary((await auditLeaks(scope(h, 'cgroupfs'), () => recs)).findings).includes('cgroup /kp/podB'));
+  recs.sandboxes.push({ ...recs.sandboxes[0]!, id: id('8'), state: 'SANDBOX_NOTREADY', cgroupParent: podCgroupPath({ linux: { cgroup_parent: '/kp/podB' } }, 'cgroupfs') });
+  t.false(summary((await auditLeaks(scope(h, 'cgroupfs'), () => recs)).findings).includes('cgroup /kp/podB'));
+  t.is(podCgroupPath({ linux: { cgroup_parent: 'kubepods-besteffort-pod1.slice' } }, 'systemd'), '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice');
+  t.is(podCgroupPath({ linux: { cgroup_parent: '../x' } }, 'cgroupfs'), undefined);
+  t.is(podCgroupPath({}, 'cgroupfs'), undefined);
 });
