@@ -100,8 +100,9 @@ export async function bugreportCommand(args: string[]): Promise<number> {
       )),
     ].join('\n') + '\n';
     files['store.txt'] = (running ? `berthd is running; its view: ${berthd}\n` : '') + storeSchema(config);
-    const cfgArgs = [...(values.config ? ['--config', values.config] : []), ...(values.root ? ['--root', values.root] : []), ...(values.state ? ['--state', values.state] : []), ...(values.socket ? ['--socket', values.socket] : [])];
-    files['doctor.txt'] = await self(['doctor', ...(values.config ? ['--config', values.config] : [])]);
+    const nodeArgs = [...(values.config ? ['--config', values.config] : []), ...(values.root ? ['--root', values.root] : []), ...(values.state ? ['--state', values.state] : [])];
+    const cfgArgs = [...nodeArgs, ...(values.socket ? ['--socket', values.socket] : [])];
+    files['doctor.txt'] = await self(['doctor', ...nodeArgs]);
     files['ps.json'] = await self(['ps', '-o', 'json', ...(values.state ? ['--state', values.state] : [])]);
     try {
       const leaks = await leaksAudit(config);
