@@ -6,7 +6,7 @@
 // CreateContainer — and each is found, `--repair` removes it, a live pod and its container
 // are never touched and still work, and a second run finds nothing; both with berthd
 // running (repairs through berthd) and with berthd stopped (berthd's socket held meanwhile).
-// Also `berth bugreport` writes its archive. Needs root (CI runs as root).
+// Also `berth bugreport` writes its archive (with berth doctor's report in it). Needs root (CI runs as root).
 import anyTest, { type TestFn, type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -290,6 +290,7 @@ rootOnly('berth bugreport writes one tar.gz with logs, redacted config, versions
   t.regex(await read('versions.txt'), /^berth \S+ \(admin protocol \d+, store schema \d+\)\nberthd: \{.*\}\nnode v20/);
   t.regex(await read('store.txt'), /meta\.db schema \d+ \(this berth knows \d+\)/);
   t.regex(await read('leaks.txt'), /no leaks/);
+  t.regex(await read('doctor.txt'), /^berth doctor: /m, "berth doctor's report is in it");
   t.regex(await read('berthd.log'), /berthd serving CRI/);
   t.regex(await read('config.toml'), new RegExp(`root = "${b.root}"`));
 });
