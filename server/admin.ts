@@ -13,6 +13,7 @@ import { ADMIN_PROTOCOL, ADMIN_PROTOCOL_HEADER, BERTH_VERSION_HEADER, adminProto
 import { BERTH_VERSION } from './status/version.js';
 import { SHIM_PROTOCOL } from '../shim/job.js';
 import { migrations } from './store/migrations.js';
+import type { LeakAuditor } from './audit/daemon.js';
 
 const HTTP_STATUS: Record<string, number> = { InvalidArgument: 400, NotFound: 404, AlreadyExists: 409, FailedPrecondition: 412, PermissionDenied: 403, Canceled: 499, Unavailable: 503, ResourceExhausted: 507 };
 
@@ -37,6 +38,8 @@ export interface AdminDeps {
   log: Logger;
   /** berthd's own health for `berth doctor` (GET /v1/health): serving, recent warnings and errors. */
   health?: () => Record<string, unknown>;
+  /** `berth leaks`: the leak auditor, auditing and repairing under berthd's locks. */
+  leaks?: LeakAuditor;
 }
 
 /**
@@ -87,6 +90,12 @@ async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse,
     if (!ref) throw invalidArgument('"ref" is required');
     if (!(await deps.images.remove(ref))) throw notFound(`image "${ref}" not found`);
     return { removed: ref };
+  }
+  if (url.pathname === '/v1/leaks' && req.method === 'GET' && deps.leaks) return deps.leaks.audit();
+  if (url.pathname === '/v1/leaks/repair' && req.method === 'POST' && deps.leaks) {
+    const report = await deps.leaks.repair();
+    deps.log.info('leaks repaired', { found: report.before.length, failed: report.repairs.filter((r) => !r.ok).length, left: report.after.length });
+    return report;
   }
   res.statusCode = 404;
   return { error: `no such endpoint: ${req.method} ${url.pathname}` };

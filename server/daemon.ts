@@ -44,6 +44,7 @@ import { attachStream } from './container/attach.js';
 import { openPodPort } from './sandbox/port-forward.js';
 import { validateRequest, type ValidationEnv } from './validate/requests.js';
 import { readHostOffer } from './validate/host.js';
+import { daemonLeakAuditor } from './audit/daemon.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -152,6 +153,7 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   const admin = await startAdminServer(adminSocket, {
     images,
     log: log.child({ component: 'admin' }),
+    leaks: daemonLeakAuditor({ config, sandboxes, containers, images, settings }),
     health: () => ({
       pid: process.pid,
       startedAt: startedAt.toISOString(),

@@ -2,6 +2,16 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** Whether work for `key` is running or queued (the leak auditor treats its object as in flight). */
+  isLocked(key: string): boolean {
+    return this.tails.has(key);
+  }
+
+  /** Whether any key has work running or queued. */
+  busy(): boolean {
+    return this.tails.size > 0;
+  }
+
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);

@@ -1,9 +1,27 @@
 // Runs after the whole suite: proves that the tests left nothing behind on the host —
 // no mounts, network namespaces, test bridges or veths, cgroups, processes or temp dirs.
 // Exits non-zero with a list of what remains.
+// What belongs to a test berthd whose directory is still there (conmon, runtime state,
+// mounts, pinned namespaces, cgroups, veths, IP reservations, bundles, layers, leases) is
+// found by berth's own leak auditor (server/audit, the module behind `berth leaks`), run
+// on that instance's directories; the checks below cover what the auditor cannot know
+// (the tests' own markers: BERTH_TEST_RUN, /tmp/berth-test-*, bt-* bridges, berth-test* cgroups).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { run } from '../hostutil/exec.js';
 import { mountPoints } from '../hostutil/mounts.js';
+import { auditOffline, instanceConfig } from '../server/audit/index.js';
+
+/** berth's leak auditor over a test berthd's directories (test/helpers/berthd.ts's layout) left in /tmp. */
+async function auditTestInstance(dir: string): Promise<string[]> {
+  if (!existsSync(`${dir}/root/meta.db`)) return [];
+  try {
+    const r = await auditOffline(instanceConfig({ root: `${dir}/root`, state: `${dir}/state`, socket: `${dir}/berth.sock`, cniConfDir: `${dir}/cni` }));
+    return r.findings.map((f) => `berth leak of test berthd ${dir}: ${f.kind} ${f.pid ? `pid ${f.pid}` : (f.path ?? f.id)} (${f.why})`);
+  } catch (e) {
+    return [`berth leak audit of test berthd ${dir} failed: ${(e as Error).message}`];
+  }
+}
 
 export async function findLeftovers(): Promise<string[]> {
   const found: string[] = [];
@@ -47,7 +65,11 @@ export async function findLeftovers(): Promise<string[]> {
       /* gone or not ours to read */
     }
   }
-  for (const d of await readdir('/tmp')) if (d.startsWith('berth-test-')) found.push(`directory /tmp/${d}`);
+  for (const d of await readdir('/tmp')) {
+    if (!d.startsWith('berth-test-')) continue;
+    found.push(`directory /tmp/${d}`);
+    found.push(...(await auditTestInstance(`/tmp/${d}`)));
+  }
   return found;
 }
 

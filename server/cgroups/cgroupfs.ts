@@ -196,6 +196,8 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
 
     scopeOomKilled: async () => false,
 
+    forgetCreated: (entry) => shared.delete(entry),
+
     async placeMonitor() {
       // conmon stays where berth-shim started it, as before; nothing restarts berthd's cgroup here.
     },

@@ -43,6 +43,8 @@ export interface CgroupDriver {
   readonly runtimeSystemd: boolean;
   /** systemd: whether the container's scope unit ended with Result=oom-kill (false when unknown or gone). */
   scopeOomKilled(cgroupsPath: string): Promise<boolean>;
+  /** Drops a shared level/slice from the store's list of what berth made (the leak auditor removed it). */
+  forgetCreated(entry: string): void;
   /** Moves conmon out of berthd's cgroup (systemd: a scope of its own, so it outlives berthd's unit). */
   placeMonitor(pid: number, containerId: string, pod: PodCgroup | undefined): Promise<void>;
 }

@@ -38,6 +38,8 @@ export interface Cgroups {
   /** The cgroupsPath of a new container and what berth must clean up after it. */
   containerCgroup(pod: PodCgroup | undefined, id: string): Promise<ContainerCgroup>;
   removeContainerParents(created: readonly string[]): Promise<void>;
+  /** Drops a shared cgroup level (cgroupfs) or slice (systemd) from the store's list of what berth made. */
+  forgetCreated(entry: string): void;
   /** conmon flag: the OCI runtime drives cgroups through systemd. */
   readonly runtimeSystemd: boolean;
   placeMonitor(pid: number, containerId: string, pod: PodCgroup | undefined): Promise<void>;
@@ -133,6 +135,7 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
       return placement;
     },
     removeContainerParents: (created) => driver.removeContainerParents(created),
+    forgetCreated: (entry) => driver.forgetCreated(entry),
     placeMonitor: (pid, id, pod) => driver.placeMonitor(pid, id, pod),
 
     containerPath,

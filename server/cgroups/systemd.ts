@@ -136,6 +136,8 @@ export function systemdDriver(opts: SystemdDriverOptions): CgroupDriver {
       return (await client.property(unit, 'Result')) === 'oom-kill';
     },
 
+    forgetCreated: (entry) => shared.delete(entry),
+
     async placeMonitor(pid, containerId, pod) {
       const scope = unitName(MONITOR_PREFIX, containerId, '.scope');
       const slice = pod?.slice ?? SYSTEMD_DEFAULT_SLICE;

@@ -220,6 +220,16 @@ export class ImageManager {
     if (this.ctx.store.releaseLease(holder) > 0) await this.gc();
   }
 
+  /** Whether a running pull holds this blob digest or chain id (the garbage collector skips it). */
+  contentPinned(key: string): boolean {
+    return this.ctx.pins.isPinned(key);
+  }
+
+  /** Layers and blobs as the garbage collector sees them (for the leak auditor). */
+  contentRecords(): { layers: string[]; usedLayers: Set<string>; usedBlobs: Set<string> } {
+    return { layers: this.ctx.store.allLayers().map((l) => l.chainId), usedLayers: this.ctx.store.usedLayers(), usedBlobs: this.ctx.store.usedBlobs() };
+  }
+
   /** Holders with a lease (for reconciling with the containers that exist). */
   leaseHolders(): string[] {
     return this.ctx.store.leaseHolders();
