@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseToml } from 'smol-toml';
-import { parse } from '../args.js';
+import { parse, UsageError } from '../args.js';
 import { readStoreMarks, storeCompatibility } from '../../server/store/db.js';
 import { parseNetworkConfig } from '../../server/network/conflist.js';
 import { hostRunner, HOST_ENV, type HostRunner } from './host.js';
@@ -49,6 +49,12 @@ export interface InstallOptions {
   ignorePods: string[];
   /** How long to wait for CRI to answer after starting berth. */
   criTimeoutMs?: number;
+  /**
+   * Lay out the files and the unit only: no host command (no apt-get, no systemctl, no
+   * wait for CRI). For a node image prepared offline (`systemctl enable --now berth` on the
+   * node, or `berth node install` there, finishes it) and for the installer image's test.
+   */
+  noStart?: boolean;
 }
 
 export interface InstallDeps {
@@ -57,7 +63,7 @@ export interface InstallDeps {
 }
 
 export const INSTALL_USAGE =
-  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--dry-run]';
+  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--no-start] [--dry-run]';
 
 export async function installCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -71,12 +77,14 @@ export async function installCommand(args: string[]): Promise<number> {
       'cgroup-driver': { type: 'string' },
       'ignore-pod': { type: 'string', multiple: true, default: [] },
       'dry-run': { type: 'boolean', default: false },
+      'no-start': { type: 'boolean', default: false },
     },
     INSTALL_USAGE,
   );
+  if (values['no-start'] && values['switch-kubelet']) throw new UsageError(`--switch-kubelet needs berth running: it cannot go with --no-start\nusage: ${INSTALL_USAGE}`);
   const hostRoot = posix.resolve(values['host-root']);
   await install(
-    { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'] },
+    { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'], noStart: values['no-start'] },
     { host: hostRunner(hostRoot), log: (l) => console.log(`berth: ${l}`) },
   );
   return 0;
@@ -190,7 +198,7 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   const net = cniPlugins(hostRoot, cfg, b);
   let missing = missingRequirements(hostRoot, cfg, net.plugins);
   const apt = aptHost(hostRoot);
-  if (missing.some((m) => !m.optional) && !apt) {
+  if (missing.some((m) => !m.optional) && (!apt || opts.noStart)) {
     throw new Refusal(`missing on this node: ${describeMissing(missing.filter((m) => !m.optional))}; install them with the node's package manager, then run berth node install again`);
   }
   let kubelet: EndpointSetting | undefined;
@@ -218,7 +226,7 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   const dest = `${OPT}/${v}`;
   await placeTree(ctx, b, dest, opts.force);
 
-  if (missing.length > 0 && apt) missing = await installPackages(ctx, host, b, dest, missing, hostRoot, cfg, net.plugins);
+  if (missing.length > 0 && apt && !opts.noStart) missing = await installPackages(ctx, host, b, dest, missing, hostRoot, cfg, net.plugins);
 
   const currentChanged = putLink(ctx, `${OPT}/current`, v);
   for (const name of ['berthd', 'berth']) putLink(ctx, `/usr/local/bin/${name}`, `${OPT}/current/bin/${name}`);
@@ -249,6 +257,11 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
     manifest.done(`dir:${top}`);
   }
 
+  if (opts.noStart) {
+    manifest.setVersion(v);
+    log(`${opts.dryRun ? 'dry run: nothing was changed' : `berth ${v} is laid out`} (--no-start: berth.service was neither enabled nor started; run berth node install on the node, or systemctl enable --now berth)`);
+    return;
+  }
   await startService(ctx, host, { unitChanged, currentChanged });
   if (!opts.dryRun) {
     const socket = inRoot(hostRoot, cfg.socket);
