@@ -60,10 +60,13 @@ export interface InstallOptions {
 export interface InstallDeps {
   host: HostRunner;
   log: (line: string) => void;
+  /** Around kubelet's switch (the chart's --switch-taint): taint the node before, untaint after it succeeded. */
+  beforeKubeletSwitch?: () => Promise<void>;
+  afterKubeletSwitch?: () => Promise<void>;
 }
 
 export const INSTALL_USAGE =
-  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--no-start] [--dry-run]';
+  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--no-start] [--dry-run]\n    [--kubernetes-node NAME --node-label KEY [--switch-taint KEY] [--stay]]   (the Helm chart installer pod)';
 
 export async function installCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -78,16 +81,67 @@ export async function installCommand(args: string[]): Promise<number> {
       'ignore-pod': { type: 'string', multiple: true, default: [] },
       'dry-run': { type: 'boolean', default: false },
       'no-start': { type: 'boolean', default: false },
+      'kubernetes-node': { type: 'string' },
+      'node-label': { type: 'string' },
+      'switch-taint': { type: 'string' },
+      stay: { type: 'boolean', default: false },
+      'poll-seconds': { type: 'string', default: '10' },
     },
     INSTALL_USAGE,
   );
+  const node = values['kubernetes-node'];
+  if ((values['node-label'] || values['switch-taint'] || values.stay) && !node) throw new UsageError(`--node-label, --switch-taint and --stay need --kubernetes-node\nusage: ${INSTALL_USAGE}`);
+  if (node && !values['node-label']) throw new UsageError(`--kubernetes-node needs --node-label\nusage: ${INSTALL_USAGE}`);
   if (values['no-start'] && values['switch-kubelet']) throw new UsageError(`--switch-kubelet needs berth running: it cannot go with --no-start\nusage: ${INSTALL_USAGE}`);
   const hostRoot = posix.resolve(values['host-root']);
-  await install(
-    { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'], noStart: values['no-start'] },
-    { host: hostRunner(hostRoot), log: (l) => console.log(`berth: ${l}`) },
-  );
+  const log = (l: string) => console.log(`berth: ${l}`);
+  const opts: InstallOptions = { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'], noStart: values['no-start'] };
+  if (!node) {
+    await install(opts, { host: hostRunner(hostRoot), log });
+    return 0;
+  }
+  const { KubeClient, inClusterApi } = await import('../kube.js');
+  const { NodeReporter } = await import('./kubernetes.js');
+  const reporter = new NodeReporter(new KubeClient(await inClusterApi(process.env, 'node install')), node, values['node-label']!, values['switch-taint'], log);
+  let stopped!: () => void;
+  const stop = new Promise<void>((r) => (stopped = r));
+  process.once('SIGTERM', () => stopped());
+  process.once('SIGINT', () => stopped());
+  await installOnNode(opts, { host: hostRunner(hostRoot), log }, reporter, {
+    stay: values.stay,
+    pollMs: Number(values['poll-seconds']) * 1000,
+    stopped: stop,
+    uninstall: async () => (await import('./uninstall.js')).uninstall({ hostRoot, force: false, dryRun: false }, { host: hostRunner(hostRoot), log }),
+  });
   return 0;
+}
+
+/**
+ * The chart's installer: the node labelled through the install (and tainted around kubelet's
+ * switch), then with `stay` kept running to answer the pre-delete hook (kubernetes.ts).
+ */
+export async function installOnNode(
+  opts: InstallOptions,
+  deps: InstallDeps,
+  reporter: import('./kubernetes.js').NodeReporter,
+  after: { stay: boolean; pollMs: number; stopped: Promise<void>; uninstall: () => Promise<void> },
+): Promise<void> {
+  const k = await import('./kubernetes.js');
+  const node = await reporter.state();
+  const asked = node.metadata.annotations?.[k.UNINSTALL_ANNOTATION];
+  if (asked === 'requested' || asked === 'done') {
+    deps.log(`node ${reporter.node}: ${k.UNINSTALL_ANNOTATION}=${asked}: not installing`);
+  } else {
+    if (!opts.dryRun) await reporter.label('installing');
+    try {
+      await install(opts, { ...deps, beforeKubeletSwitch: () => reporter.taint(), afterKubeletSwitch: () => reporter.untaint() });
+    } catch (e) {
+      if (!opts.dryRun) await reporter.label('failed').catch((le: unknown) => deps.log(`node ${reporter.node}: cannot label it failed: ${(le as Error).message}`));
+      throw e;
+    }
+    if (!opts.dryRun) await reporter.label(opts.noStart ? 'installed' : k.installedState(opts.hostRoot));
+  }
+  if (after.stay) await k.stay(reporter, { hostRoot: opts.hostRoot, pollMs: after.pollMs, uninstall: after.uninstall, stopped: after.stopped });
 }
 
 export class Refusal extends Error {}
@@ -280,7 +334,11 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
 
   if (opts.switchKubelet && kubelet) {
     const entry = manifest.get(`kubelet:${kubelet.path}`);
-    if (kubelet.value !== berthEndpoint) await switchKubelet(ctx, host, kubelet, berthEndpoint);
+    if (kubelet.value !== berthEndpoint) {
+      if (!opts.dryRun) await deps.beforeKubeletSwitch?.();
+      await switchKubelet(ctx, host, kubelet, berthEndpoint);
+      if (!opts.dryRun) await deps.afterKubeletSwitch?.();
+    }
     else if (entry && entry.state === 'pending' && !opts.dryRun) {
       // Interrupted between the edit and kubelet's restart.
       await host.run(['systemctl', 'restart', 'kubelet.service']);
