@@ -29,6 +29,7 @@ export interface Taint {
 export interface Node {
   metadata: { name: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: { taints?: Taint[]; unschedulable?: boolean };
+  status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { containerRuntimeVersion?: string } };
 }
 
 /** One API call; the answer's JSON, or a KubeError with the API's status and message. */
@@ -49,6 +50,10 @@ export async function kubeRequest(api: KubeApiOptions, method: string, path: str
           ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
         },
         ...(api.ca ? { ca: api.ca } : {}),
+        // A connection per call: a kept-alive one the server closes while idle fails the next
+        // call with ECONNRESET (seen against our fake API server), and a call every few seconds
+        // at most needs no pool.
+        agent: false,
         timeout,
       },
       (res) => {

@@ -124,7 +124,7 @@ export async function installOnNode(
   opts: InstallOptions,
   deps: InstallDeps,
   reporter: import('./kubernetes.js').NodeReporter,
-  after: { stay: boolean; pollMs: number; stopped: Promise<void>; uninstall: () => Promise<void> },
+  after: { stay: boolean; pollMs: number; stopped: Promise<void>; uninstall: () => Promise<void>; readyTimeoutMs?: number; readyPollMs?: number },
 ): Promise<void> {
   const k = await import('./kubernetes.js');
   const node = await reporter.state();
@@ -134,7 +134,14 @@ export async function installOnNode(
   } else {
     if (!opts.dryRun) await reporter.label('installing');
     try {
-      await install(opts, { ...deps, beforeKubeletSwitch: () => reporter.taint(), afterKubeletSwitch: () => reporter.untaint() });
+      await install(opts, {
+        ...deps,
+        beforeKubeletSwitch: () => reporter.taint(),
+        afterKubeletSwitch: async () => {
+          await reporter.waitReadyOnBerth(after.readyTimeoutMs ?? 300_000, after.readyPollMs);
+          await reporter.untaint();
+        },
+      });
     } catch (e) {
       if (!opts.dryRun) await reporter.label('failed').catch((le: unknown) => deps.log(`node ${reporter.node}: cannot label it failed: ${(le as Error).message}`));
       throw e;

@@ -6,8 +6,9 @@
 //   failed (the install failed; the installer exits non-zero and kubelet retries it),
 //   uninstalling → uninstalled, or uninstall-failed.
 // RuntimeClasses select `running` nodes. --switch-taint KEY adds the taint KEY:NoSchedule
-// just before kubelet is switched and removes it once kubelet runs on berth (a failed switch
-// leaves it: nothing new should land on that node until an operator looks).
+// just before kubelet is switched and removes it once the Node is Ready with berth as its
+// runtime (status.nodeInfo.containerRuntimeVersion berth://…); a switch that fails or a node
+// not Ready on berth in 5 minutes leaves it: nothing new lands there until an operator looks.
 //
 // Removal (the pre-delete hook): `uninstall-all` sets the annotation berth.io/uninstall=requested
 // on every node carrying the label. Each node's installer (--stay) sees it on its own node,
@@ -54,6 +55,27 @@ export class NodeReporter {
     if (!key) return;
     await this.kube.updateTaints(this.node, (ts) => (ts.some((t) => t.key === key && t.effect === 'NoSchedule') ? ts : [...ts, { key, value: 'true', effect: 'NoSchedule' }]));
     this.log(`node ${this.node}: tainted ${key}:NoSchedule while kubelet is switched`);
+  }
+
+  /**
+   * After kubelet's restart: waits until the node is Ready with berth as its runtime (kubelet
+   * reports CRI Version's name in status.nodeInfo.containerRuntimeVersion, "berth://<version>").
+   */
+  async waitReadyOnBerth(timeoutMs: number, pollMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 'no status yet';
+    for (;;) {
+      const n = await this.kube.getNode(this.node);
+      const runtime = n.status?.nodeInfo?.containerRuntimeVersion ?? '';
+      const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      if (runtime.startsWith('berth://') && ready === 'True') {
+        this.log(`node ${this.node}: Ready on ${runtime}`);
+        return;
+      }
+      seen = `Ready=${ready ?? 'unknown'}, runtime ${runtime || 'unknown'}`;
+      if (Date.now() >= deadline) throw new Error(`node ${this.node} is not Ready on berth ${Math.round(timeoutMs / 1000)} s after kubelet's switch (${seen}); it stays tainted ${this.taintKey ?? ''}:NoSchedule: see kubelet's log (journalctl -u kubelet)`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
   }
 
   async untaint(): Promise<void> {

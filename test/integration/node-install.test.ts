@@ -333,7 +333,12 @@ maybe('the chart\'s installer labels its node installing → running, taints it 
   const atRestart: string[][] = [];
   const run = n.host.run.bind(n.host);
   n.host.run = async (argv, o) => {
-    if (argv.join(' ') === 'systemctl restart kubelet.service') atRestart.push((k.nodes.get('node-1')!.spec?.taints ?? []).map((x) => `${x.key}:${x.effect}`));
+    if (argv.join(' ') === 'systemctl restart kubelet.service') {
+      const node = k.nodes.get('node-1')!;
+      atRestart.push((node.spec?.taints ?? []).map((x) => `${x.key}:${x.effect}`));
+      // What kubelet would report once it runs on berth (after the first switch only: the restore at uninstall is not checked).
+      if (atRestart.length === 1) setTimeout(() => (node.status = { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: `berth://${version}` } }), 300);
+    }
     return run(argv, o);
   };
   const deps = { host: n.host, log: (l: string) => n.lines.push(l) };
@@ -344,17 +349,19 @@ maybe('the chart\'s installer labels its node installing → running, taints it 
     { bundle, hostRoot: n.root, switchKubelet: true, force: false, dryRun: false, ignorePods: [], criTimeoutMs: 30_000 },
     deps,
     new NodeReporter(kube, 'node-1', LABEL, TAINT, deps.log),
-    { stay: true, pollMs: 50, stopped, uninstall: () => uninstall({ hostRoot: n.root, force: false, dryRun: false }, deps) },
+    { stay: true, pollMs: 50, readyPollMs: 50, stopped, uninstall: () => uninstall({ hostRoot: n.root, force: false, dryRun: false }, deps) },
   );
   const until = Date.now() + 120_000;
   while (k.nodes.get('node-1')!.metadata.labels?.[LABEL] !== 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   const labels = k.requests.filter((q) => q.contentType === 'application/merge-patch+json').map((q) => (q.body as { metadata: { labels?: Record<string, string> } }).metadata.labels?.[LABEL]);
   t.deepEqual(labels, ['installing', 'running']);
   t.deepEqual(atRestart, [[`${TAINT}:NoSchedule`]], 'tainted while kubelet restarted onto berth');
+  t.true(n.lines.some((l) => l === `node node-1: Ready on berth://${version}`), 'untainted once the node was Ready on berth');
   t.deepEqual(k.nodes.get('node-1')!.spec?.taints ?? [], [], 'untainted after the switch');
 
   t.deepEqual(await uninstallAll(kube, { labelKey: LABEL, timeoutMs: 120_000, pollMs: 50, log: deps.log }), ['node-1']);
   t.deepEqual(snapshot(n.root), before, 'the node is as it was');
+  t.deepEqual(atRestart.length, 2, 'kubelet restarted back onto its runtime');
   t.false(LABEL in (k.nodes.get('node-1')!.metadata.labels ?? {}));
   stop();
   await installer;

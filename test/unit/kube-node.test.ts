@@ -3,7 +3,7 @@
 // requests recorded). No real cluster is used. Covers: the bearer token and the CA (a
 // client trusting another CA is refused), labels and annotations by JSON merge patch, taints
 // by a resourceVersion-guarded JSON patch retried after a concurrent change (the other
-// writer's taint kept), the label derived from kubelet's endpoint, the pre-delete protocol
+// writer's taint kept), the wait for the node to be Ready on berth after kubelet's switch, the label derived from kubelet's endpoint, the pre-delete protocol
 // (uninstall-all annotates, each installer's stay loop uninstalls and answers, labels and
 // annotations removed; a failing node named with its reason and asked again by the next
 // run; a node without an installer named after the timeout), and stay stopping on SIGTERM.
@@ -57,6 +57,21 @@ test('the switch taint is added and removed with a guarded JSON patch, keeping a
     t.is(k.requests.filter((q) => q.contentType === 'application/json-patch+json').length, 2);
     await r.untaint();
     t.deepEqual(k.nodes.get('node-a')!.spec!.taints!.map((x) => x.key), ['dedicated', 'other']);
+  } finally {
+    await k.close();
+  }
+});
+
+test('after the switch the taint waits for the node to be Ready on berth; a node that is not stays tainted, with the reason', async (t) => {
+  const k = await startFakeKube(['node-a']);
+  try {
+    const r = new NodeReporter(new KubeClient(k.api), 'node-a', LABEL, TAINT, () => {});
+    const node = k.nodes.get('node-a')!;
+    node.status = { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: 'containerd://1.7.2' } };
+    await t.throwsAsync(r.waitReadyOnBerth(200, 20), { message: /node node-a is not Ready on berth 0 s after kubelet's switch \(Ready=True, runtime containerd:\/\/1\.7\.2\); it stays tainted berth\.io\/kubelet-switching:NoSchedule/ });
+    setTimeout(() => (node.status = { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: 'berth://0.1.0' } }), 100);
+    await r.waitReadyOnBerth(10_000, 20);
+    t.pass();
   } finally {
     await k.close();
   }
