@@ -36,10 +36,10 @@ export interface KubeApiOptions {
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The API server as a pod sees it: KUBERNETES_SERVICE_HOST/PORT, its ServiceAccount token and CA. */
-export async function inClusterApi(env: NodeJS.ProcessEnv = process.env): Promise<KubeApiOptions> {
+export async function inClusterApi(env: NodeJS.ProcessEnv = process.env, who = 'metrics-proxy'): Promise<KubeApiOptions> {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host) throw new Error('metrics-proxy: not in a pod (KUBERNETES_SERVICE_HOST is not set)');
+  if (!host) throw new Error(`${who}: not in a pod (KUBERNETES_SERVICE_HOST is not set)`);
   const ca = await readFile(`${SA_DIR}/ca.crt`);
   return {
     baseUrl: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,

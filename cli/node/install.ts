@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseToml } from 'smol-toml';
-import { parse } from '../args.js';
+import { parse, UsageError } from '../args.js';
 import { readStoreMarks, storeCompatibility } from '../../server/store/db.js';
 import { parseNetworkConfig } from '../../server/network/conflist.js';
 import { hostRunner, HOST_ENV, type HostRunner } from './host.js';
@@ -49,15 +49,24 @@ export interface InstallOptions {
   ignorePods: string[];
   /** How long to wait for CRI to answer after starting berth. */
   criTimeoutMs?: number;
+  /**
+   * Lay out the files and the unit only: no host command (no apt-get, no systemctl, no
+   * wait for CRI). For a node image prepared offline (`systemctl enable --now berth` on the
+   * node, or `berth node install` there, finishes it) and for the installer image's test.
+   */
+  noStart?: boolean;
 }
 
 export interface InstallDeps {
   host: HostRunner;
   log: (line: string) => void;
+  /** Around kubelet's switch (the chart's --switch-taint): taint the node before, untaint after it succeeded. */
+  beforeKubeletSwitch?: () => Promise<void>;
+  afterKubeletSwitch?: () => Promise<void>;
 }
 
 export const INSTALL_USAGE =
-  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--dry-run]';
+  'berth node install [--bundle DIR] [--host-root DIR] [--config FILE] [--switch-kubelet] [--force] [--cgroup-driver cgroupfs|systemd] [--ignore-pod NS/NAME]... [--no-start] [--dry-run]\n    [--kubernetes-node NAME --node-label KEY [--switch-taint KEY] [--stay]]   (the Helm chart installer pod)';
 
 export async function installCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -71,15 +80,75 @@ export async function installCommand(args: string[]): Promise<number> {
       'cgroup-driver': { type: 'string' },
       'ignore-pod': { type: 'string', multiple: true, default: [] },
       'dry-run': { type: 'boolean', default: false },
+      'no-start': { type: 'boolean', default: false },
+      'kubernetes-node': { type: 'string' },
+      'node-label': { type: 'string' },
+      'switch-taint': { type: 'string' },
+      stay: { type: 'boolean', default: false },
+      'poll-seconds': { type: 'string', default: '10' },
     },
     INSTALL_USAGE,
   );
+  const node = values['kubernetes-node'];
+  if ((values['node-label'] || values['switch-taint'] || values.stay) && !node) throw new UsageError(`--node-label, --switch-taint and --stay need --kubernetes-node\nusage: ${INSTALL_USAGE}`);
+  if (node && !values['node-label']) throw new UsageError(`--kubernetes-node needs --node-label\nusage: ${INSTALL_USAGE}`);
+  if (values['no-start'] && values['switch-kubelet']) throw new UsageError(`--switch-kubelet needs berth running: it cannot go with --no-start\nusage: ${INSTALL_USAGE}`);
   const hostRoot = posix.resolve(values['host-root']);
-  await install(
-    { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'] },
-    { host: hostRunner(hostRoot), log: (l) => console.log(`berth: ${l}`) },
-  );
+  const log = (l: string) => console.log(`berth: ${l}`);
+  const opts: InstallOptions = { bundle: values.bundle, config: values.config, hostRoot, switchKubelet: values['switch-kubelet'], force: values.force, cgroupDriver: values['cgroup-driver'], dryRun: values['dry-run'], ignorePods: values['ignore-pod'], noStart: values['no-start'] };
+  if (!node) {
+    await install(opts, { host: hostRunner(hostRoot), log });
+    return 0;
+  }
+  const { KubeClient, inClusterApi } = await import('../kube.js');
+  const { NodeReporter } = await import('./kubernetes.js');
+  const reporter = new NodeReporter(new KubeClient(await inClusterApi(process.env, 'node install')), node, values['node-label']!, values['switch-taint'], log);
+  let stopped!: () => void;
+  const stop = new Promise<void>((r) => (stopped = r));
+  process.once('SIGTERM', () => stopped());
+  process.once('SIGINT', () => stopped());
+  await installOnNode(opts, { host: hostRunner(hostRoot), log }, reporter, {
+    stay: values.stay,
+    pollMs: Number(values['poll-seconds']) * 1000,
+    stopped: stop,
+    uninstall: async () => (await import('./uninstall.js')).uninstall({ hostRoot, force: false, dryRun: false }, { host: hostRunner(hostRoot), log }),
+  });
   return 0;
+}
+
+/**
+ * The chart's installer: the node labelled through the install (and tainted around kubelet's
+ * switch), then with `stay` kept running to answer the pre-delete hook (kubernetes.ts).
+ */
+export async function installOnNode(
+  opts: InstallOptions,
+  deps: InstallDeps,
+  reporter: import('./kubernetes.js').NodeReporter,
+  after: { stay: boolean; pollMs: number; stopped: Promise<void>; uninstall: () => Promise<void>; readyTimeoutMs?: number; readyPollMs?: number },
+): Promise<void> {
+  const k = await import('./kubernetes.js');
+  const node = await reporter.state();
+  const asked = node.metadata.annotations?.[k.UNINSTALL_ANNOTATION];
+  if (asked === 'requested' || asked === 'done') {
+    deps.log(`node ${reporter.node}: ${k.UNINSTALL_ANNOTATION}=${asked}: not installing`);
+  } else {
+    if (!opts.dryRun) await reporter.label('installing');
+    try {
+      await install(opts, {
+        ...deps,
+        beforeKubeletSwitch: () => reporter.taint(),
+        afterKubeletSwitch: async () => {
+          await reporter.waitReadyOnBerth(after.readyTimeoutMs ?? 300_000, after.readyPollMs);
+          await reporter.untaint();
+        },
+      });
+    } catch (e) {
+      if (!opts.dryRun) await reporter.label('failed').catch((le: unknown) => deps.log(`node ${reporter.node}: cannot label it failed: ${(le as Error).message}`));
+      throw e;
+    }
+    if (!opts.dryRun) await reporter.label(opts.noStart ? 'installed' : k.installedState(opts.hostRoot));
+  }
+  if (after.stay) await k.stay(reporter, { hostRoot: opts.hostRoot, pollMs: after.pollMs, uninstall: after.uninstall, stopped: after.stopped });
 }
 
 export class Refusal extends Error {}
@@ -190,7 +259,7 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   const net = cniPlugins(hostRoot, cfg, b);
   let missing = missingRequirements(hostRoot, cfg, net.plugins);
   const apt = aptHost(hostRoot);
-  if (missing.some((m) => !m.optional) && !apt) {
+  if (missing.some((m) => !m.optional) && (!apt || opts.noStart)) {
     throw new Refusal(`missing on this node: ${describeMissing(missing.filter((m) => !m.optional))}; install them with the node's package manager, then run berth node install again`);
   }
   let kubelet: EndpointSetting | undefined;
@@ -218,7 +287,7 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   const dest = `${OPT}/${v}`;
   await placeTree(ctx, b, dest, opts.force);
 
-  if (missing.length > 0 && apt) missing = await installPackages(ctx, host, b, dest, missing, hostRoot, cfg, net.plugins);
+  if (missing.length > 0 && apt && !opts.noStart) missing = await installPackages(ctx, host, b, dest, missing, hostRoot, cfg, net.plugins);
 
   const currentChanged = putLink(ctx, `${OPT}/current`, v);
   for (const name of ['berthd', 'berth']) putLink(ctx, `/usr/local/bin/${name}`, `${OPT}/current/bin/${name}`);
@@ -249,6 +318,11 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
     manifest.done(`dir:${top}`);
   }
 
+  if (opts.noStart) {
+    manifest.setVersion(v);
+    log(`${opts.dryRun ? 'dry run: nothing was changed' : `berth ${v} is laid out`} (--no-start: berth.service was neither enabled nor started; run berth node install on the node, or systemctl enable --now berth)`);
+    return;
+  }
   await startService(ctx, host, { unitChanged, currentChanged });
   if (!opts.dryRun) {
     const socket = inRoot(hostRoot, cfg.socket);
@@ -267,7 +341,11 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
 
   if (opts.switchKubelet && kubelet) {
     const entry = manifest.get(`kubelet:${kubelet.path}`);
-    if (kubelet.value !== berthEndpoint) await switchKubelet(ctx, host, kubelet, berthEndpoint);
+    if (kubelet.value !== berthEndpoint) {
+      if (!opts.dryRun) await deps.beforeKubeletSwitch?.();
+      await switchKubelet(ctx, host, kubelet, berthEndpoint);
+      if (!opts.dryRun) await deps.afterKubeletSwitch?.();
+    }
     else if (entry && entry.state === 'pending' && !opts.dryRun) {
       // Interrupted between the edit and kubelet's restart.
       await host.run(['systemctl', 'restart', 'kubelet.service']);

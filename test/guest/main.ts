@@ -1,11 +1,17 @@
 // The test guest's command line (npm scripts `guest`, `guest:image`, `test:guest`):
 //   main.js image [--print]                         build the cached image if needed; --print its dir
 //   main.js run [OPTIONS] [--] COMMAND...           run COMMAND in /berth inside the guest
-//   main.js tier [--full] [OPTIONS]                 the targeted guest tier (dist/test/guest/tier.js)
+//   main.js tier [--full] [--release FILE|DIR] [OPTIONS]   the targeted guest tier (dist/test/guest/tier.js);
+//                                                   --release: a release tarball (or the newest berth-*.tar.gz
+//                                                   in DIR, e.g. out/ after `npm run release`) copied onto the
+//                                                   work disk, and the tier then runs test/system/node-install.js
+//                                                   on it in the same boot (berth installed under systemd)
 // OPTIONS: --timeout SEC (hard limit for the guest run: boot, command, power-off), --image-timeout SEC
 //          (limit for building the image when it is not cached), --results DIR (the guest's /results),
 //          --memory MIB, --cpus N, --keep (keep the run's temp dir), --verbose (guest console on stderr).
 // Exit status: the command's; 124 when the run timed out; 125 when the guest reported none.
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { cachedImage, ensureImage, imageKey } from './image.js';
 import { runInGuest, type RunOptions } from './vm.js';
 
@@ -14,12 +20,14 @@ interface Parsed {
   rest: string[];
   full: boolean;
   print: boolean;
+  /** tier --release: the release tarball the tier installs with `berth node install`. */
+  release?: string;
   /** Limit for building the image when it is not cached, in seconds. */
   imageTimeoutSec: number;
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] [--image-timeout SEC] | run [--timeout SEC] [--image-timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--full] [options]\n`);
+  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] [--image-timeout SEC] | run [--timeout SEC] [--image-timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--full] [--release FILE|DIR] [options]\n`);
   process.exit(2);
 }
 
@@ -52,10 +60,22 @@ function parse(args: string[], defaultTimeout: number): Parsed {
     else if (a === '--verbose') p.opts.verbose = true;
     else if (a === '--full') p.full = true;
     else if (a === '--print') p.print = true;
+    else if (a === '--release') p.release = value(a);
     else usage(`unknown option ${a}`);
   }
   p.rest = args.slice(i);
   return p;
+}
+
+/** FILE itself, or the newest berth-*-linux-*.tar.gz in a directory. */
+function releaseTarball(path: string): string {
+  if (!statSync(path).isDirectory()) return path;
+  const newest = readdirSync(path)
+    .filter((n) => /^berth-.*-linux-.*\.tar\.gz$/.test(n))
+    .map((n) => join(path, n))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (!newest) throw new Error(`guest: no berth-*-linux-*.tar.gz in ${path} (run npm run release first)`);
+  return newest;
 }
 
 async function main(): Promise<number> {
@@ -74,6 +94,7 @@ async function main(): Promise<number> {
     let command: string[];
     if (cmd === 'run') {
       if (p.rest.length === 0) usage('run needs a command');
+      if (p.release) usage('--release belongs to tier');
       command = p.rest;
     } else {
       if (p.rest.length > 0) usage('tier takes options only');
@@ -82,6 +103,12 @@ async function main(): Promise<number> {
         return 2;
       }
       command = ['node', 'dist/test/guest/tier.js'];
+      if (p.release) {
+        const tarball = releaseTarball(p.release);
+        const to = `.guest/release/${basename(tarball)}`;
+        p.opts.files = [{ from: tarball, to }];
+        command.push('--install', to);
+      }
     }
     const t0 = Date.now();
     const img = await ensureImage({ signal: AbortSignal.timeout(p.imageTimeoutSec * 1000) });

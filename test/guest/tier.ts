@@ -14,12 +14,16 @@
 // Localhost applies a profile the tier loads, Unconfined none, and a profile that is not
 // loaded is refused.
 // The container's cgroup files are copied to /results for the unit tests' v2 fixtures.
+// With `--install TARBALL` (main.js tier --release …, as CI runs it), the same boot then runs
+// test/system/node-install.js on that release: `berth node install` for real under systemd,
+// a pod through the conformance suite's CRI client, a container surviving `systemctl restart
+// berth`, uninstall leaving nothing; its checks are printed and counted with the tier's.
 //
 // A plain async script rather than ava: Node is 30-90x slower under emulation, so one
 // process, one berthd per driver, and checks that print as they go:
 //   ok <config> <check> (<seconds>)          not ok <config> <check>: <why>
 // ending with the line "N passed, N failed"; the exit status is 1 when any failed.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -400,11 +404,49 @@ async function unitRestart(image: string): Promise<void> {
   }
 }
 
+// ---- berth node install for real (test/system/node-install.ts) -----------------------------
+
+/** Runs the install checks in a child process (they install berth on this guest), counting its results. */
+async function nodeInstall(tarball: string): Promise<void> {
+  log(`node install: ${tarball}`);
+  const child = spawn(process.execPath, ['dist/test/system/node-install.js', '--tarball', tarball, '--quick'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  let pending = '';
+  // Line by line: its checks read "ok install …", its summary becomes a comment (the tier prints the total).
+  const emit = (line: string) => process.stdout.write(`${line.replace(/^(ok|not ok) /, '$1 install ').replace(/^(\d+ passed, \d+ failed)$/, '# install: $1')}\n`);
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+    const lines = (pending + b.toString()).split('\n');
+    pending = lines.pop()!;
+    lines.forEach(emit);
+  });
+  const code = await new Promise<number>((resolve) => child.once('close', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
+  if (pending) emit(pending);
+  const m = /^(\d+) passed, (\d+) failed$/m.exec(out);
+  if (!m) {
+    failed++;
+    process.stdout.write(`not ok install node-install.js: exit ${code} without a summary\n`);
+    return;
+  }
+  passed += Number(m[1]);
+  failed += Number(m[2]);
+  if (code !== 0 && Number(m[2]) === 0) {
+    failed++;
+    process.stdout.write(`not ok install node-install.js: exit ${code}\n`);
+  }
+}
+
 // ---- main ------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   if (process.env.BERTH_GUEST !== '1') {
     process.stderr.write('tier: this runs inside the test guest: use `npm run test:guest`\n');
+    process.exit(2);
+  }
+  const args = process.argv.slice(2);
+  const install = args[0] === '--install' && args[1] ? args[1] : undefined;
+  if (args.length > 0 && !install) {
+    process.stderr.write('usage: tier.js [--install TARBALL]\n');
     process.exit(2);
   }
   const firstLine = (cmd: string) => (spawnSync(cmd, ['--version'], { encoding: 'utf8' }).stdout ?? '').split('\n')[0]!.trim() || `${cmd}: not found`;
@@ -465,6 +507,7 @@ async function main(): Promise<void> {
     await rm(TEST_PROFILE_FILE, { force: true });
     await reg?.stop();
   }
+  if (install) await nodeInstall(install);
   process.stdout.write(`${passed} passed, ${failed} failed\n`);
   process.exitCode = failed > 0 ? 1 : 0;
 }

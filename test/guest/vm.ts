@@ -34,6 +34,8 @@ export interface RunOptions {
   resultsDir?: string;
   /** Extra environment for the command. */
   env?: Record<string, string>;
+  /** Host files copied onto the work disk: `to` is relative to /berth in the guest (e.g. a release tarball). */
+  files?: Array<{ from: string; to: string }>;
   /** Where the command's output goes as it arrives (default: process.stdout). */
   output?: (chunk: Buffer) => void;
   /** Keep the run's temp dir (disks, console log) for inspection. */
@@ -102,6 +104,11 @@ async function makeWorkDisk(stage: string, disk: string, opts: RunOptions): Prom
     linkTree(src, join(stage, 'node_modules', m));
   }
   await mkdir(join(stage, '.guest'));
+  for (const f of opts.files ?? []) {
+    if (f.to.split('/').includes('..') || f.to.startsWith('/')) throw new Error(`guest: ${f.to} must be a path inside /berth`);
+    await mkdir(dirname(join(stage, f.to)), { recursive: true });
+    linkTree(f.from, join(stage, f.to));
+  }
   const env = Object.entries(opts.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
   await writeFile(join(stage, '.guest/run.sh'), `# written by test/guest/vm.ts\ncd /berth\n${env}exec ${opts.command.map(shq).join(' ')}\n`);
   const du = spawnSync('du', ['-sm', '--apparent-size', stage], { encoding: 'utf8' });

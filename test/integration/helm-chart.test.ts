@@ -349,3 +349,25 @@ test('the metrics-proxy arguments the DaemonSet passes are the ones `berth metri
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the installer and pre-delete hook arguments the chart passes are the ones `berth node install` and `berth node uninstall-all` take', async (t) => {
+  const { fileURLToPath } = await import('node:url');
+  const { run } = await import('../../server/exec.js');
+  const cli = fileURLToPath(new URL('../../cli/berth.js', import.meta.url));
+  const env = { ...process.env };
+  delete env.KUBERNETES_SERVICE_HOST;
+  for (const files of [[], [CI_VALUES[1]!]]) {
+    const objs = await renderChart({ files });
+    const installer = container(daemonSet(objs), 'installer')!;
+    const args = (installer.args as string[]).map((a) => a.replace('$(NODE_NAME)', 'node-1'));
+    const r = await run(process.execPath, [cli, ...args], { allowFailure: true, env });
+    // Every flag parsed (a usage error exits 2); it stops only where it needs the API server.
+    t.is(r.code, 1, r.stderr);
+    t.is(r.stderr.trim(), 'berth: node install: not in a pod (KUBERNETES_SERVICE_HOST is not set)', args.join(' '));
+    const job = objs.find((o) => o.kind === 'Job') as Obj;
+    const hook = (job.spec.template.spec.containers as Obj[])[0]!.args as string[];
+    const h = await run(process.execPath, [cli, ...hook], { allowFailure: true, env });
+    t.is(h.code, 1, h.stderr);
+    t.is(h.stderr.trim(), 'berth: uninstall-all: not in a pod (KUBERNETES_SERVICE_HOST is not set)', hook.join(' '));
+  }
+});

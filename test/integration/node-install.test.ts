@@ -8,7 +8,10 @@
 // kubelet's endpoint switched and restored in its config file and in its flags, the
 // refusal while a fake previous runtime still runs pods (and --ignore-pod, --force), the
 // refusal of a store a newer release migrated, --dry-run changing nothing, --config (the
-// chart's config) and `berth node status`, and uninstall
+// chart's config) and `berth node status`, the chart's installer (installOnNode against a
+// fake API server on loopback: the node label through the install, the switch taint held
+// exactly while kubelet restarts onto berth, and the pre-delete hook's request answered by
+// the stay loop), and uninstall
 // leaving the node exactly as before (every path, mode, checksum and link target).
 // Not covered here (the guest tier's test/system/node-install.sh does it under real
 // systemd): systemd itself, real apt/dpkg, nsenter into PID 1, kubelet.
@@ -19,7 +22,10 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { buildBundle, RELEASE_FILE, type ReleaseInfo } from '../../release/bundle.js';
-import { install, type InstallOptions } from '../../cli/node/install.js';
+import { install, installOnNode, type InstallOptions } from '../../cli/node/install.js';
+import { KubeClient } from '../../cli/kube.js';
+import { NodeReporter, uninstallAll } from '../../cli/node/kubernetes.js';
+import { startFakeKube } from '../helpers/fake-kube.js';
 import { uninstall } from '../../cli/node/uninstall.js';
 import { statusCommand } from '../../cli/node/status.js';
 import { sha256 } from '../../cli/node/bundle.js';
@@ -313,4 +319,50 @@ maybe('--config installs a given config as berth\'s own (the operator\'s backed 
   await n.uninstall();
   t.deepEqual(snapshot(n.root), before);
   rmSync(chart);
+});
+
+maybe('the chart\'s installer labels its node installing → running, taints it only while kubelet is switched, and uninstalls when the pre-delete hook asks (fake API server, no cluster)', async (t) => {
+  const n = await node(t, { kubelet: 'config' });
+  const before = snapshot(n.root);
+  const k = await startFakeKube(['node-1']);
+  t.teardown(() => k.close());
+  const kube = new KubeClient(k.api);
+  const LABEL = 'berth.io/runtime';
+  const TAINT = 'berth.io/kubelet-switching';
+  // What the node's taints were when kubelet restarted.
+  const atRestart: string[][] = [];
+  const run = n.host.run.bind(n.host);
+  n.host.run = async (argv, o) => {
+    if (argv.join(' ') === 'systemctl restart kubelet.service') {
+      const node = k.nodes.get('node-1')!;
+      atRestart.push((node.spec?.taints ?? []).map((x) => `${x.key}:${x.effect}`));
+      // What kubelet would report once it runs on berth (after the first switch only: the restore at uninstall is not checked).
+      if (atRestart.length === 1) setTimeout(() => (node.status = { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { containerRuntimeVersion: `berth://${version}` } }), 300);
+    }
+    return run(argv, o);
+  };
+  const deps = { host: n.host, log: (l: string) => n.lines.push(l) };
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  t.teardown(() => stop());
+  const installer = installOnNode(
+    { bundle, hostRoot: n.root, switchKubelet: true, force: false, dryRun: false, ignorePods: [], criTimeoutMs: 30_000 },
+    deps,
+    new NodeReporter(kube, 'node-1', LABEL, TAINT, deps.log),
+    { stay: true, pollMs: 50, readyPollMs: 50, stopped, uninstall: () => uninstall({ hostRoot: n.root, force: false, dryRun: false }, deps) },
+  );
+  const until = Date.now() + 120_000;
+  while (k.nodes.get('node-1')!.metadata.labels?.[LABEL] !== 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const labels = k.requests.filter((q) => q.contentType === 'application/merge-patch+json').map((q) => (q.body as { metadata: { labels?: Record<string, string> } }).metadata.labels?.[LABEL]);
+  t.deepEqual(labels, ['installing', 'running']);
+  t.deepEqual(atRestart, [[`${TAINT}:NoSchedule`]], 'tainted while kubelet restarted onto berth');
+  t.true(n.lines.some((l) => l === `node node-1: Ready on berth://${version}`), 'untainted once the node was Ready on berth');
+  t.deepEqual(k.nodes.get('node-1')!.spec?.taints ?? [], [], 'untainted after the switch');
+
+  t.deepEqual(await uninstallAll(kube, { labelKey: LABEL, timeoutMs: 120_000, pollMs: 50, log: deps.log }), ['node-1']);
+  t.deepEqual(snapshot(n.root), before, 'the node is as it was');
+  t.deepEqual(atRestart.length, 2, 'kubelet restarted back onto its runtime');
+  t.false(LABEL in (k.nodes.get('node-1')!.metadata.labels ?? {}));
+  stop();
+  await installer;
 });
