@@ -22,6 +22,8 @@ export interface RegistryOptions {
   /** Users for htpasswd (bcrypt) basic auth; none = open registry. */
   users?: Record<string, string>;
   binary?: string;
+  /** How long to wait for it to listen; default 60 s (10 minutes in the emulated test guest). */
+  startTimeoutMs?: number;
 }
 
 export function freePort(): Promise<number> {
@@ -85,7 +87,9 @@ ${auth}`,
     let exited = false;
     c.on('exit', () => (exited = true));
     const url = `http://${host}`;
-    const deadline = Date.now() + 15_000;
+    // Under emulation on a loaded host docker-registry can take minutes to listen; a registry
+    // that died is seen at once either way.
+    const deadline = Date.now() + (opts.startTimeoutMs ?? (process.env.BERTH_GUEST === '1' ? 600_000 : 60_000));
     for (;;) {
       if (exited) throw new Error(`docker-registry exited at start: ${readFileSync(logFile, 'utf8')}`);
       try {
