@@ -17,7 +17,7 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
   }
   const rest = argv.slice(key.split(' ').length);
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if ((rest.includes('--help') || rest.includes('-h')) && !COMMANDS[key]!.ownHelp) {
     process.stdout.write(helpOf(key) + '\n');
     return 0;
   }
@@ -25,11 +25,19 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+/** Exits once what was written reached stdout and stderr (pipes are asynchronous). */
+function exit(code: number): void {
+  let pending = 2;
+  const done = () => --pending === 0 && process.exit(code);
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (e: unknown) => {
     process.stderr.write(`berth: ${(e as Error).message}\n`);
     const code = (e as { exitCode?: unknown }).exitCode; // cli/output.ts CliError
-    process.exit(e instanceof UsageError ? 2 : typeof code === 'number' ? code : 1);
+    exit(e instanceof UsageError ? 2 : typeof code === 'number' ? code : 1);
   },
 );

@@ -5,7 +5,7 @@
 // writes: it reads records, /proc, mountinfo, cgroup files, bundle files, and asks the OCI
 // runtime for `state`.
 import { readFile, readlink, stat, readdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { SandboxRecord } from '../sandbox/types.js';
 import type { ContainerRecord } from '../container/types.js';
 import type { ImageStore } from '../image/image-store.js';
@@ -221,11 +221,12 @@ async function mounts(): Promise<MountInfo[]> {
   }
 }
 
-function overlayOf(all: readonly MountInfo[], rootfs: string) {
+/** The rootfs mount as the kernel has it; lowerdirs are relative to the layers directory (shim/rootfs.ts mounts from there). */
+function overlayOf(all: readonly MountInfo[], rootfs: string, layersDir: string) {
   const m = [...all].reverse().find((x) => x.mountPoint === rootfs);
   if (!m) return { mounted: false, lowerDirs: [] as string[], upperDir: null as string | null, workDir: null as string | null };
   const opt = (k: string) => m.superOptions.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
-  return { mounted: true, fsType: m.fsType, lowerDirs: (opt('lowerdir') ?? '').split(':').filter(Boolean), upperDir: opt('upperdir') ?? null, workDir: opt('workdir') ?? null };
+  return { mounted: true, fsType: m.fsType, lowerDirs: (opt('lowerdir') ?? '').split(':').filter(Boolean).map((l) => (isAbsolute(l) ? l : join(layersDir, l))), upperDir: opt('upperdir') ?? null, workDir: opt('workdir') ?? null };
 }
 
 async function fileFacts(path: string): Promise<{ path: string; exists: boolean; size: number | null; modifiedAt: string | null }> {
@@ -312,7 +313,7 @@ export async function inspectContainer(src: ViewSource, id: string): Promise<Rec
     record: rec,
     spec,
     paths: { bundle: rec.paths.bundle, rootfs: rec.paths.rootfs, upper: rec.paths.upper, work: rec.paths.work, dir: rec.paths.dir },
-    overlay: overlayOf(all, rec.paths.rootfs),
+    overlay: overlayOf(all, rec.paths.rootfs, join(src.root, 'layers', 'sha256')),
     process: { pid: rec.pid, alive: await processAlive(rec.pid), namespaces: await nsLinks(rec.state === 'CONTAINER_RUNNING' ? rec.pid : 0) },
     conmon: {
       pid: rec.conmonPid,
