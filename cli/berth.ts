@@ -6,7 +6,8 @@ import { UsageError } from './args.js';
 import { COMMANDS, helpOf } from './commands.js';
 
 function usage(): string {
-  return 'usage:\n' + Object.values(COMMANDS).map((c) => '  ' + c.usage).join('\n') + '\nImage commands, doctor and version reach the running berthd through its admin socket (<state>/admin.sock, --state DIR).';
+  return 'usage:\n' + Object.values(COMMANDS).map((c) => '  ' + c.usage).join('\n') + '\nImage commands, doctor and version reach the running berthd through its admin socket (<state>/admin.sock, --state DIR).\n' +
+    'berth COMMAND --help: its options. Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 berthd needed but not running, 5 problems found.';
 }
 
 async function main(argv: string[]): Promise<number> {
