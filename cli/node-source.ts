@@ -43,6 +43,10 @@ export interface NodeSource {
 /** A berthd or store error as the exit code scripts see (3 for not found). */
 export function cliError(e: unknown): Error {
   if (e instanceof CliError) return e;
+  if (e instanceof AdminError && e.message.startsWith('no such endpoint')) {
+    // A berthd of a release before these views (same admin protocol, fewer endpoints).
+    return new CliError(`the running berthd does not serve this view (${e.message}): it is older than this berth command line; restart berthd on the installed release (systemctl restart berth)`, EXIT.ERROR);
+  }
   if (e instanceof AdminError) return new CliError(e.message, e.status === 404 ? EXIT.NOT_FOUND : EXIT.ERROR);
   if (e instanceof BerthError) return new CliError(e.message, e.kind === 'NotFound' ? EXIT.NOT_FOUND : EXIT.ERROR);
   return e as Error;

@@ -2,7 +2,8 @@
 // lines joined per stream, chunk boundaries, malformed lines, --since), the log follower
 // across rename-rotation and truncation (real files), the output layer's table and units,
 // the golden human output of ps and top from fixed data, the pod tree's filters, berthd's
-// bounded event ring, and the JSON shape checker the schema tests rely on.
+// bounded event ring, the JSON shape checker the schema tests rely on, and the exit codes
+// berthd's and the store's errors map to.
 import test from 'ava';
 import { mkdtemp, rm, writeFile, appendFile, rename, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,9 @@ import { POD_LIST, TOP } from '../../cli/schemas.js';
 import type { SandboxRecord } from '../../server/sandbox/types.js';
 import type { ContainerRecord } from '../../server/container/types.js';
 import type { TopSample } from '../../server/ops/top.js';
+import { cliError } from '../../cli/node-source.js';
+import { AdminError } from '../../cli/admin-client.js';
+import { invalidArgument, notFound as notFoundError } from '../../server/errors.js';
 
 const T = '2026-12-03T10:00:00.123456789Z';
 
@@ -264,4 +268,14 @@ test('shape checker: catches missing, unexpected and mistyped fields', (t) => {
   const { uid: _uid, ...noUid } = pod;
   t.deepEqual(checkShape({ ...doc, pods: [noUid] }, POD_LIST), ['$.pods[0]: missing "uid"']);
   t.deepEqual(checkShape({ ...doc, mode: 'offline' }, POD_LIST), ['$.mode: "offline" not in ["berthd","read-only"]']);
+});
+
+test('errors from berthd or the store become the documented exit codes', (t) => {
+  const code = (e: unknown) => (cliError(e) as { exitCode?: number }).exitCode;
+  t.is(code(new AdminError('container "x" not found', 404)), 3);
+  t.is(code(notFoundError('pod "x" not found')), 3);
+  t.is(code(invalidArgument('"ab" is ambiguous')), 1);
+  const old = cliError(new AdminError('no such endpoint: GET /v1/pods', 404));
+  t.is((old as { exitCode?: number }).exitCode, 1, 'an older berthd without the endpoint is not "not found"');
+  t.regex(old.message, /older than this berth command line/);
 });
