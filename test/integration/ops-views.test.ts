@@ -2,7 +2,7 @@
 // built CLI as a child process) against a real berthd with real pods: the human output
 // (golden, ids and times normalized), the JSON against its documented schema
 // (cli/schemas.ts), filters, exit codes and --help, logs with partial lines joined and -f
-// across a kubelet-style rotation, top's limits; then the same commands with berthd stopped
+// across a kubelet-style rotation, top's limits and its live view on a pseudo-terminal; then the same commands with berthd stopped
 // (read-only mode from the store and the host). Needs root (CI runs as root).
 import anyTest, { type TestFn, type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
@@ -247,6 +247,31 @@ rootOnly('top --once: CPU, memory, I/O and pids against the limits', async (t) =
   t.regex(human.stdout, /^POD \/ CONTAINER +ID +CPU \/ LIMIT +MEMORY \/ LIMIT +IO READ +IO WRITE +PIDS \/ LIMIT\n/);
   t.regex(human.stdout, /└─ sleeper .* \/ 50\.0% +[\d.]+\S+ \/ 64MiB/);
   t.is((await berth(t, ['top', '--sort', 'fun'])).code, 2);
+});
+
+rootOnly('top on a terminal refreshes in the alternate screen, sorts by key, and quits on q', async (t) => {
+  const c = t.context;
+  // util-linux script(1) gives top a pseudo-terminal; what is written to its stdin is typed there.
+  const cmd = [process.execPath, CLI, 'top', '--interval', '0.3', '--root', c.b.root, '--state', c.b.state].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const guard = setTimeout(() => child.kill('SIGKILL'), 40_000); // a top that does not quit fails, not hangs
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => (clearTimeout(guard), r(code))));
+  const frames = () => out.split('\x1b[H\x1b[2J').length - 1;
+  const deadline = Date.now() + 30_000;
+  while (frames() < 2 && Date.now() < deadline) await sleep(50);
+  child.stdin.write('m');
+  const before = frames();
+  while (!/sort: mem/.test(out) && Date.now() < deadline) await sleep(50);
+  child.stdin.write('q');
+  const code = await closed;
+  t.is(code, 0, out.slice(-500));
+  t.true(before >= 2, 'it refreshed');
+  t.true(out.includes('\x1b[?1049h') && out.includes('\x1b[?1049l'), 'entered and left the alternate screen');
+  t.regex(out, /berth top \(berthd\) \S+ {2}sort: cpu/);
+  t.regex(out, /sort: mem[^\n]*\r?\n\r?\nPOD \/ CONTAINER/, 'm sorted by memory');
+  t.regex(out, /sleeper +\S+ +\S+ \/ 50\.0%/);
 });
 
 rootOnly('with berthd stopped, every command reads the store and the host read-only and says so', async (t) => {
