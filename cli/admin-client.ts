@@ -5,6 +5,19 @@ import { join } from 'node:path';
 import { ADMIN_PROTOCOL, ADMIN_PROTOCOL_HEADER, BERTH_VERSION_HEADER, adminProtocolMismatch } from '../server/admin-protocol.js';
 import { BERTH_VERSION } from '../server/status/version.js';
 
+/** berthd answered with an error: its HTTP status (404 = not found) and message. */
+export class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Nothing listens on the admin socket: berthd is not running (or not on this --state). */
+export class BerthdDown extends Error {}
+
 export function admin(state: string, method: string, path: string, body?: object): Promise<unknown> {
   return new Promise((resolvePromise, reject) => {
     const headers = { 'content-type': 'application/json', [ADMIN_PROTOCOL_HEADER]: String(ADMIN_PROTOCOL), [BERTH_VERSION_HEADER]: BERTH_VERSION };
@@ -23,12 +36,12 @@ export function admin(state: string, method: string, path: string, body?: object
         if (theirs !== String(ADMIN_PROTOCOL)) {
           const version = res.headers[BERTH_VERSION_HEADER];
           reject(new Error(adminProtocolMismatch({ protocol: String(ADMIN_PROTOCOL), version: BERTH_VERSION }, { protocol: typeof theirs === 'string' ? theirs : '', version: typeof version === 'string' ? version : '' })));
-        } else if ((res.statusCode ?? 500) >= 400) reject(new Error((out as { error?: string }).error ?? text));
+        } else if ((res.statusCode ?? 500) >= 400) reject(new AdminError((out as { error?: string }).error ?? text, res.statusCode ?? 500));
         else resolvePromise(out);
       });
     });
     req.on('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new Error(`berthd is not running (no admin socket in ${state})`) : e),
+      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new BerthdDown(`berthd is not running (no admin socket in ${state})`) : e),
     );
     req.end(body ? JSON.stringify(body) : undefined);
   });

@@ -6,7 +6,8 @@ import { UsageError } from './args.js';
 import { COMMANDS, helpOf } from './commands.js';
 
 function usage(): string {
-  return 'usage:\n' + Object.values(COMMANDS).map((c) => '  ' + c.usage).join('\n') + '\nImage commands, doctor and version reach the running berthd through its admin socket (<state>/admin.sock, --state DIR).';
+  return 'usage:\n' + Object.values(COMMANDS).map((c) => '  ' + c.usage).join('\n') + '\nImage commands, doctor and version reach the running berthd through its admin socket (<state>/admin.sock, --state DIR).\n' +
+    'berth COMMAND --help: its options. Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 berthd needed but not running, 5 problems found.';
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -17,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
   }
   const rest = argv.slice(key.split(' ').length);
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if ((rest.includes('--help') || rest.includes('-h')) && !COMMANDS[key]!.ownHelp) {
     process.stdout.write(helpOf(key) + '\n');
     return 0;
   }
@@ -25,11 +26,19 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+/** Exits once what was written reached stdout and stderr (pipes are asynchronous). */
+function exit(code: number): void {
+  let pending = 2;
+  const done = () => --pending === 0 && process.exit(code);
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (e: unknown) => {
     process.stderr.write(`berth: ${(e as Error).message}\n`);
     const code = (e as { exitCode?: unknown }).exitCode; // cli/output.ts CliError
-    process.exit(e instanceof UsageError ? 2 : typeof code === 'number' ? code : 1);
+    exit(e instanceof UsageError ? 2 : typeof code === 'number' ? code : 1);
   },
 );

@@ -9,6 +9,8 @@ export type Command = (args: string[]) => Promise<number>;
 export interface CommandSpec {
   usage: string;
   load: () => Promise<Command>;
+  /** The command prints its own, longer --help (cli/output.ts parseCommand). */
+  ownHelp?: boolean;
 }
 
 export const COMMANDS: Record<string, CommandSpec> = {
@@ -27,6 +29,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
   bugreport: { usage: 'berth bugreport [--out FILE] [--log-file FILE] [--log-lines N] [--config FILE] [--root DIR] [--state DIR] [--socket PATH]   one tar.gz for an issue: logs, config (secrets redacted), versions, doctor, leaks, ps, store schema', load: async () => (await import('./bugreport.js')).bugreportCommand },
   'metrics-proxy': { usage: 'berth metrics-proxy --listen HOST:PORT --tls-cert FILE --tls-key FILE [--upstream URL] [--path PATH] [--auth-cache-seconds N]', load: async () => (await import('./metrics-proxy-command.js')).metricsProxyCommand },
   completion: { usage: 'berth completion bash                       print the bash completion script (source it, or put it in /etc/bash_completion.d/berth)', load: async () => (await import('./completion.js')).completionCommand },
+  ps: { usage: 'berth ps [--pod ID] [--namespace NS] [--status STATE] [--label K=V] [-o table|json] [--root DIR] [--state DIR]   pods and their containers as a tree', load: async () => (await import('./ps.js')).ps, ownHelp: true },
+  inspect: { usage: 'berth inspect ID [-o table|json] [--root DIR] [--state DIR]   a pod, container or image: record and host facts', load: async () => (await import('./inspect.js')).inspectCommand, ownHelp: true },
+  logs: { usage: 'berth logs ID [--follow] [--since DURATION] [--tail N] [--stream stdout|stderr] [--timestamps] [-o table|json] [--root DIR] [--state DIR]   a container\'s log, decoded, following rotation', load: async () => (await import('./logs.js')).logs, ownHelp: true },
+  top: { usage: 'berth top [--sort cpu|mem|io|pids|name] [--once] [--interval SECONDS] [-o table|json] [--root DIR] [--state DIR]   CPU, memory, I/O, pids against limits', load: async () => (await import('./top.js')).top, ownHelp: true },
   version: { usage: 'berth version [--state DIR]                 this CLI\'s and the running berthd\'s release and protocols', load: async () => (await import('./version.js')).version },
 };
 

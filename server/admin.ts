@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import { chmod, rm } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { BerthError, invalidArgument, notFound } from './errors.js';
+import { resolveId } from './ids.js';
 import type { ImageManager } from './image/index.js';
 import type { Logger } from './logger.js';
 import { ADMIN_PROTOCOL, ADMIN_PROTOCOL_HEADER, BERTH_VERSION_HEADER, adminProtocolMismatch } from './admin-protocol.js';
@@ -14,6 +15,8 @@ import { BERTH_VERSION } from './status/version.js';
 import { SHIM_PROTOCOL } from '../shim/job.js';
 import { migrations } from './store/migrations.js';
 import type { LeakAuditor } from './audit/daemon.js';
+import { inspect, podTree, type ViewSource } from './ops/views.js';
+import type { TopSampler } from './ops/top.js';
 
 const HTTP_STATUS: Record<string, number> = { InvalidArgument: 400, NotFound: 404, AlreadyExists: 409, FailedPrecondition: 412, PermissionDenied: 403, Canceled: 499, Unavailable: 503, ResourceExhausted: 507 };
 
@@ -40,6 +43,28 @@ export interface AdminDeps {
   health?: () => Record<string, unknown>;
   /** `berth leaks`: the leak auditor, auditing and repairing under berthd's locks. */
   leaks?: LeakAuditor;
+  /** The operator views (berth ps, inspect, logs, top: issue 13). */
+  views?: { source: ViewSource; top: TopSampler };
+}
+
+/** GET /v1/pods, /v1/inspect, /v1/containers/log, /v1/top: read-only views (server/ops/). */
+async function viewRoute(v: NonNullable<AdminDeps['views']>, url: URL): Promise<unknown> {
+  const q = (k: string) => url.searchParams.get(k) ?? undefined;
+  switch (url.pathname) {
+    case '/v1/pods':
+      return { pods: podTree(v.source, { pod: q('pod'), namespace: q('namespace'), state: q('state'), labels: url.searchParams.getAll('label') }) };
+    case '/v1/inspect':
+      return inspect(v.source, q('id') ?? '');
+    case '/v1/containers/log': {
+      const id = resolveId(q('id') ?? '', v.source.containers().map((c) => c.id), 'container');
+      const c = v.source.containers().find((x) => x.id === id)!;
+      return { id: c.id, name: c.name, podId: c.sandboxId, state: c.state, logPath: c.logPath, monitorLogPath: c.monitorLogPath };
+    }
+    case '/v1/top':
+      return v.top.sample(v.source.sandboxes(), v.source.containers());
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -76,6 +101,10 @@ async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse,
   }
   if (url.pathname === '/v1/health' && req.method === 'GET') return { version: BERTH_VERSION, ...(deps.health?.() ?? {}) };
   if (url.pathname === '/v1/images' && req.method === 'GET') return deps.images.list(null);
+  if (deps.views && req.method === 'GET') {
+    const out = await viewRoute(deps.views, url);
+    if (out !== undefined) return out;
+  }
   if (url.pathname === '/v1/images/import' && req.method === 'POST') {
     const b = await body(req);
     const file = b.path;

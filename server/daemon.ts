@@ -29,6 +29,10 @@ import { registryConfigFromToml } from './image/registry-config.js';
 import { cachedDirUsage } from '../hostutil/fs-usage.js';
 import { startAdminServer } from './admin.js';
 import type { RecentLog } from './recent-log.js';
+import { EventRing } from './event-ring.js';
+import { TopSampler } from './ops/top.js';
+import type { ViewSource } from './ops/views.js';
+import { ImageStore } from './image/image-store.js';
 import { POD_CIDR_KEY } from './status/update-runtime-config.js';
 import { ContainerStore } from './container/store.js';
 import { AppArmorProfiles, readAppArmorHost } from './container/apparmor.js';
@@ -150,10 +154,13 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   });
   await restrictSocket(config.socket);
   const adminSocket = join(config.state, 'admin.sock');
+  const eventRing = new EventRing(sandboxes.events);
+  const views: ViewSource = { sandboxes: () => sandboxes.store.list(), containers: () => containers.store.all(), images: new ImageStore(db), root: config.root, cgroups, events: (id) => eventRing.get(id) };
   const admin = await startAdminServer(adminSocket, {
     images,
     log: log.child({ component: 'admin' }),
     leaks: daemonLeakAuditor({ config, sandboxes, containers, images, settings }),
+    views: { source: views, top: new TopSampler(cgroups) },
     health: () => ({
       pid: process.pid,
       startedAt: startedAt.toISOString(),

@@ -123,27 +123,7 @@ export class ImageManager {
    * Undefined if there is none; invalidArgument for an empty reference.
    */
   resolveId(ref: string): string | undefined {
-    const s = this.ctx.store;
-    if (typeof ref !== 'string' || ref === '') throw invalidArgument('image reference is empty');
-    if (/^sha256:[a-f0-9]{64}$/.test(ref)) return s.get(ref) ? ref : s.byDigest(ref)[0];
-    if (/^[a-f0-9]{64}$/.test(ref)) return s.get(`sha256:${ref}`) ? `sha256:${ref}` : undefined;
-    let named: ReturnType<typeof parseNormalizedNamed> | undefined;
-    try {
-      named = parseNormalizedNamed(ref);
-    } catch {
-      named = undefined;
-    }
-    if (named) {
-      const name = named.digest ? `${repositoryName(named)}@${named.digest}` : `${repositoryName(named)}:${named.tag ?? 'latest'}`;
-      const id = s.byRef(name);
-      if (id) return id;
-    }
-    const m = /^(?:sha256:)?([a-f0-9]{3,63})$/.exec(ref);
-    if (m) {
-      const ids = s.byIdPrefix(m[1]!);
-      if (ids.length === 1) return ids[0];
-    }
-    return undefined;
+    return resolveImageRef(this.ctx.store, ref);
   }
 
   private criImage(rec: ImageRecord): Image__Output {
@@ -273,4 +253,28 @@ export class ImageManager {
   get registry(): RegistryClient {
     return this.ctx.registry;
   }
+}
+
+/** ImageManager.resolveId over a store alone (also for `berth inspect` reading the store read-only). */
+export function resolveImageRef(s: ImageStore, ref: string): string | undefined {
+  if (typeof ref !== 'string' || ref === '') throw invalidArgument('image reference is empty');
+  if (/^sha256:[a-f0-9]{64}$/.test(ref)) return s.get(ref) ? ref : s.byDigest(ref)[0];
+  if (/^[a-f0-9]{64}$/.test(ref)) return s.get(`sha256:${ref}`) ? `sha256:${ref}` : undefined;
+  let named: ReturnType<typeof parseNormalizedNamed> | undefined;
+  try {
+    named = parseNormalizedNamed(ref);
+  } catch {
+    named = undefined;
+  }
+  if (named) {
+    const name = named.digest ? `${repositoryName(named)}@${named.digest}` : `${repositoryName(named)}:${named.tag ?? 'latest'}`;
+    const id = s.byRef(name);
+    if (id) return id;
+  }
+  const m = /^(?:sha256:)?([a-f0-9]{3,63})$/.exec(ref);
+  if (m) {
+    const ids = s.byIdPrefix(m[1]!);
+    if (ids.length === 1) return ids[0];
+  }
+  return undefined;
 }
