@@ -103,7 +103,7 @@ export async function bugreportCommand(args: string[]): Promise<number> {
     const nodeArgs = [...(values.config ? ['--config', values.config] : []), ...(values.root ? ['--root', values.root] : []), ...(values.state ? ['--state', values.state] : [])];
     const cfgArgs = [...nodeArgs, ...(values.socket ? ['--socket', values.socket] : [])];
     files['doctor.txt'] = await self(['doctor', ...nodeArgs]);
-    files['ps.json'] = await self(['ps', '-o', 'json', ...(values.state ? ['--state', values.state] : [])]);
+    files['ps.json'] = await self(['ps', '-o', 'json', ...nodeArgs]);
     try {
       const leaks = await leaksAudit(config);
       files['leaks.txt'] = formatAudit(leaks);
