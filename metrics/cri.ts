@@ -7,13 +7,13 @@
 import { familiesFor, type Family } from './families.js';
 import type { Sample, TargetSample } from './sampler.js';
 import type { MetricSet } from './sets.js';
-import type { ContainerStats } from '../server/cri/generated/runtime/v1/ContainerStats.js';
-import type { CpuUsage } from '../server/cri/generated/runtime/v1/CpuUsage.js';
-import type { MemoryUsage } from '../server/cri/generated/runtime/v1/MemoryUsage.js';
-import type { LinuxPodSandboxStats } from '../server/cri/generated/runtime/v1/LinuxPodSandboxStats.js';
-import type { Metric } from '../server/cri/generated/runtime/v1/Metric.js';
-import type { MetricDescriptor } from '../server/cri/generated/runtime/v1/MetricDescriptor.js';
-import type { NetworkUsage } from '../server/cri/generated/runtime/v1/NetworkUsage.js';
+import type { ContainerStats } from '../wire/cri/generated/runtime/v1/ContainerStats.js';
+import type { CpuUsage } from '../wire/cri/generated/runtime/v1/CpuUsage.js';
+import type { MemoryUsage } from '../wire/cri/generated/runtime/v1/MemoryUsage.js';
+import type { LinuxPodSandboxStats } from '../wire/cri/generated/runtime/v1/LinuxPodSandboxStats.js';
+import type { Metric } from '../wire/cri/generated/runtime/v1/Metric.js';
+import type { MetricDescriptor } from '../wire/cri/generated/runtime/v1/MetricDescriptor.js';
+import type { NetworkUsage } from '../wire/cri/generated/runtime/v1/NetworkUsage.js';
 
 export const CRI_LABEL_KEYS = ['id', 'name', 'image'];
 

@@ -7,7 +7,7 @@
 // A target whose reads fail or take too long is left out of the round and counted.
 import { readFile, readdir, readlink, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dirUsage } from '../server/fs-usage.js';
+import { dirUsage } from '../hostutil/fs-usage.js';
 import { readCgroup, type CgroupReading } from './cgroup-source.js';
 import { NET_COUNTERS, parseThreads, type NetCounter } from './cgroup-files.js';
 import type { MetricSet } from './sets.js';

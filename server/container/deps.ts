@@ -19,6 +19,7 @@ import { conmonFiles } from '../runtime/files.js';
 import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
 import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
 import type { StatsSampler } from './stats.js';
+import type { MetricsView } from '../../metrics/view.js';
 
 export interface HostFacts {
   minOomScoreAdj: number;
@@ -55,6 +56,8 @@ export interface ContainerDeps {
   apparmor: AppArmorProfiles;
   /** Read once at start-up (readHostFacts). */
   host: HostFacts;
+  /** The metrics samples the stats RPCs read (set by berthd once the sampler runs). */
+  metrics?: MetricsView;
 }
 
 export function containerPaths(config: BerthConfig, id: string): ContainerPaths {
