@@ -46,6 +46,9 @@ export class BerthMetrics {
   constructor(gauges: BerthGauges) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named *_total fail promtool's lint; the same counts are in nodejs_active_handles,
+    // nodejs_active_requests and nodejs_active_resources (by type).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.requests = new Counter({ name: 'berth_cri_requests_total', help: 'CRI calls finished, by method and gRPC status code.', labelNames: ['method', 'code'], registers });
     this.requestSeconds = new Histogram({ name: 'berth_cri_request_duration_seconds', help: 'CRI call latency in seconds, by method.', labelNames: ['method'], buckets: RPC_BUCKETS, registers });
     this.podStart = new Histogram({ name: 'berth_pod_start_duration_seconds', help: 'Seconds from RunPodSandbox to the first container of the pod running.', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers });

@@ -264,6 +264,16 @@ export class Sampler {
     const fs = this.opts.include.has('disk') ? fsTotals(this.source.layersRoot) : Promise.resolve(undefined);
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, Math.max(1, targets.length)) }, worker));
     // Writable-layer results of containers that are gone are dropped with them.
+    // A pod's processes are its containers' (cAdvisor counts a cgroup's whole subtree).
+    for (const t of out.values()) {
+      if (t.target.kind !== 'container' || !t.processes) continue;
+      const pod = out.get(`pod:${t.target.podId}`);
+      if (!pod?.processes) continue;
+      pod.processes.processes += t.processes.processes;
+      pod.processes.threads += t.processes.threads;
+      pod.processes.fds += t.processes.fds;
+      pod.processes.sockets += t.processes.sockets;
+    }
     const live = new Set(targets.map((t) => t.key));
     for (const k of this.writable.keys()) if (!live.has(k)) this.writable.delete(k);
     for (const k of this.lastRead.keys()) if (!live.has(k)) this.lastRead.delete(k);
