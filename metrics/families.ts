@@ -66,15 +66,17 @@ function pressure(res: 'cpu' | 'memory' | 'io', which: 'some' | 'full') {
 const mem = (t: TargetSample) => t.cgroup?.stats.memory;
 const cpu = (t: TargetSample) => t.cgroup?.stats.cpu;
 const lim = (t: TargetSample) => t.cgroup?.limits;
+const hasQuota = (t: TargetSample) => typeof t.cgroup?.limits.cpuQuotaUs === 'number';
 
 export const FAMILIES: readonly Family[] = [
   // cpu
   { name: 'container_cpu_usage_seconds_total', help: 'Cumulative cpu time consumed in seconds.', type: 'counter', set: 'cpu', labels: ['cpu'], values: (t) => (cpu(t) ? [[['total'], Number(cpu(t)!.usageNs) / NS]] : []) },
   { name: 'container_cpu_user_seconds_total', help: 'Cumulative user cpu time consumed in seconds.', type: 'counter', set: 'cpu', labels: [], values: (t) => one(cpu(t)?.userNs, NS) },
   { name: 'container_cpu_system_seconds_total', help: 'Cumulative system cpu time consumed in seconds.', type: 'counter', set: 'cpu', labels: [], values: (t) => one(cpu(t)?.systemNs, NS) },
-  { name: 'container_cpu_cfs_periods_total', help: 'Number of elapsed enforcement period intervals.', type: 'counter', set: 'cpu', labels: [], values: (t) => one(cpu(t)?.periods) },
-  { name: 'container_cpu_cfs_throttled_periods_total', help: 'Number of throttled period intervals.', type: 'counter', set: 'cpu', labels: [], values: (t) => one(cpu(t)?.throttledPeriods) },
-  { name: 'container_cpu_cfs_throttled_seconds_total', help: 'Total time duration the container has been throttled.', type: 'counter', set: 'cpu', labels: [], values: (t) => one(cpu(t)?.throttledNs, NS) },
+  // As in cAdvisor, the CFS families exist only for a cgroup with a quota.
+  { name: 'container_cpu_cfs_periods_total', help: 'Number of elapsed enforcement period intervals.', type: 'counter', set: 'cpu', labels: [], values: (t) => (hasQuota(t) ? one(cpu(t)?.periods) : []) },
+  { name: 'container_cpu_cfs_throttled_periods_total', help: 'Number of throttled period intervals.', type: 'counter', set: 'cpu', labels: [], values: (t) => (hasQuota(t) ? one(cpu(t)?.throttledPeriods) : []) },
+  { name: 'container_cpu_cfs_throttled_seconds_total', help: 'Total time duration the container has been throttled.', type: 'counter', set: 'cpu', labels: [], values: (t) => (hasQuota(t) ? one(cpu(t)?.throttledNs, NS) : []) },
   // memory
   { name: 'container_memory_usage_bytes', help: 'Current memory usage in bytes, including all memory regardless of when it was accessed', type: 'gauge', set: 'memory', labels: [], values: (t) => one(mem(t)?.usage) },
   { name: 'container_memory_working_set_bytes', help: 'Current working set in bytes.', type: 'gauge', set: 'memory', labels: [], values: (t) => one(mem(t)?.workingSet) },
