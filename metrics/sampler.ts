@@ -5,7 +5,8 @@
 // (config metrics.interval_seconds, default 10 s) or, with 0, on demand (a caller gets the
 // last round when it is younger than a second; concurrent callers share one round).
 // A target whose reads fail or take too long is left out of the round and counted.
-import { readFile, readdir, readlink, statfs } from 'node:fs/promises';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readlink, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirUsage } from '../hostutil/fs-usage.js';
 import { readCgroup, type CgroupReading } from './cgroup-source.js';
@@ -110,16 +111,21 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Timeout()), ms)))]).finally(() => clearTimeout(timer));
 }
 
-async function processCounts(pids: number[], full: boolean): Promise<ProcessCounts> {
+// procfs and sysfs reads are synchronous for the reason given in cgroup-source.ts.
+function processCounts(pids: number[]): ProcessCounts {
   const c: ProcessCounts = { processes: pids.length, threads: 0, fds: 0, sockets: 0 };
   for (const pid of pids) {
     try {
-      c.threads += parseThreads(await readFile(`/proc/${pid}/status`, 'utf8')) ?? 0;
-      if (!full) continue;
-      const fds = await readdir(`/proc/${pid}/fd`);
+      c.threads += parseThreads(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? 0;
+      const fds = readdirSync(`/proc/${pid}/fd`);
       c.fds += fds.length;
       for (const fd of fds) {
-        const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+        let link = '';
+        try {
+          link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          /* closed meanwhile */
+        }
         if (link.startsWith('socket:')) c.sockets++;
       }
     } catch {
@@ -129,10 +135,10 @@ async function processCounts(pids: number[], full: boolean): Promise<ProcessCoun
   return c;
 }
 
-async function netCounters(hostIf: string): Promise<Record<NetCounter, number> | undefined> {
+function netCounters(hostIf: string): Record<NetCounter, number> | undefined {
   const dir = join('/sys/class/net', hostIf, 'statistics');
   try {
-    const values = await Promise.all(NET_COUNTERS.map(async (f) => Number((await readFile(join(dir, f), 'utf8')).trim())));
+    const values = NET_COUNTERS.map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
     return Object.fromEntries(NET_COUNTERS.map((f, i) => [f, values[i]!])) as Record<NetCounter, number>;
   } catch {
     return undefined; // the veth went with the pod
@@ -160,7 +166,6 @@ export function deviceName(major: number, minor: number): Promise<string> {
 async function fsTotals(root: string): Promise<FsTotals | undefined> {
   try {
     const s = await statfs(root);
-    const { stat } = await import('node:fs/promises');
     const st = await stat(root);
     // dev_t: major in bits 8..19, minor in 0..7 and 20..31 (glibc's gnu_dev_major/minor).
     const major = (st.dev >> 8) & 0xfff;
@@ -253,6 +258,8 @@ export class Sampler {
     const worker = async () => {
       while (next < targets.length) {
         const t = targets[next++]!;
+        // Let CRI calls in between targets (their reads are synchronous).
+        await new Promise((r) => setImmediate(r));
         try {
           const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key)), timeoutMs);
           if (s) out.set(t.key, s);
@@ -312,7 +319,7 @@ export class Sampler {
       if (now !== undefined && before !== undefined && prev && ts > prev.ts && now >= before) {
         s.cpuNanoCores = ((now - before) * 1000n) / BigInt(ts - prev.ts); // ns used · 1e9 / (ms · 1e6)
       }
-      if (inc.has('process')) s.processes = await processCounts(cgroup.pids, inc.has('process'));
+      if (inc.has('process')) s.processes = processCounts(cgroup.pids);
     }
     if (t.upperDir && inc.has('disk')) {
       let w = this.writable.get(t.key);
@@ -325,7 +332,7 @@ export class Sampler {
     if (t.interfaces && inc.has('network')) {
       const net: NonNullable<TargetSample['net']> = [];
       for (const i of t.interfaces) {
-        const c = await netCounters(i.hostIf);
+        const c = netCounters(i.hostIf);
         if (c) net.push({ ifname: i.ifname, counters: c });
       }
       s.net = net;
