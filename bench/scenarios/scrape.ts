@@ -65,8 +65,8 @@ export const scrape_: Scenario = {
       let running = 0;
       for (const n of levels) {
         while (running < n) await startPod(rt, ctx.runId, `scrape-${running++}`, ctx.images.busybox);
-        // Sampling rounds run every interval (10 s by default): two of them with all containers.
-        const perRound = await roundCpu(url, 2, 60_000);
+        // Sampling rounds run every interval (10 s by default): two of them with all containers (one with --quick).
+        const perRound = await roundCpu(url, ctx.opts.quick ? 1 : 2, 60_000);
         const pid = rt.pid();
         const c0 = cpuSeconds(pid);
         const times: number[] = [];
