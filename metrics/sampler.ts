@@ -184,6 +184,8 @@ async function fsTotals(root: string): Promise<FsTotals | undefined> {
 
 export class Sampler {
   private last: Sample | undefined;
+  /** When the last round finished (its freshness for on-demand callers). */
+  private lastDoneAt = 0;
   private inFlight: Promise<Sample> | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Each target's most recent reading (rounds and sampleOne), for CPU rates. */
@@ -222,7 +224,7 @@ export class Sampler {
    * on demand, the last round if younger than a second, otherwise a new one.
    */
   async current(): Promise<Sample> {
-    if (this.last && (this.opts.intervalMs > 0 || Date.now() - this.last.ts < ON_DEMAND_FRESH_MS)) return this.last;
+    if (this.last && (this.opts.intervalMs > 0 || Date.now() - this.lastDoneAt < ON_DEMAND_FRESH_MS)) return this.last;
     return this.round();
   }
 
@@ -299,6 +301,7 @@ export class Sampler {
     const totals = await fs;
     if (totals) sample.fs = totals;
     this.last = sample;
+    this.lastDoneAt = Date.now();
     const cpu = process.cpuUsage(cpu0);
     this.opts.hooks?.round?.(Number(process.hrtime.bigint() - t0) / 1e9, (cpu.user + cpu.system) / 1e6, targets.length);
     return sample;
