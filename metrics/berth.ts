@@ -17,7 +17,7 @@ export interface BerthGauges {
 
 export interface ImagePullOutcome {
   result: 'success' | 'failure';
-  /** Failure reason (the gRPC code name of the error), for failures. */
+  /** Failure reason (the gRPC code of the error as grpc-go names it), for failures. */
   reason?: string;
   bytes?: number;
   seconds: number;
@@ -49,11 +49,11 @@ export class BerthMetrics {
     // Gauges named *_total fail promtool's lint; the same counts are in nodejs_active_handles,
     // nodejs_active_requests and nodejs_active_resources (by type).
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
-    this.requests = new Counter({ name: 'berth_cri_requests_total', help: 'CRI calls finished, by method and gRPC status code.', labelNames: ['method', 'code'], registers });
+    this.requests = new Counter({ name: 'berth_cri_requests_total', help: 'CRI calls finished, by method and gRPC status code (OK, NotFound, …, as grpc-go names them).', labelNames: ['method', 'code'], registers });
     this.requestSeconds = new Histogram({ name: 'berth_cri_request_duration_seconds', help: 'CRI call latency in seconds, by method.', labelNames: ['method'], buckets: RPC_BUCKETS, registers });
     this.podStart = new Histogram({ name: 'berth_pod_start_duration_seconds', help: 'Seconds from RunPodSandbox to the first container of the pod running.', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers });
     this.pulls = new Counter({ name: 'berth_image_pulls_total', help: 'Image pulls finished, by result (success, failure).', labelNames: ['result'], registers });
-    this.pullFailures = new Counter({ name: 'berth_image_pull_failures_total', help: 'Failed image pulls by reason (the gRPC code of the error).', labelNames: ['reason'], registers });
+    this.pullFailures = new Counter({ name: 'berth_image_pull_failures_total', help: 'Failed image pulls by reason (the gRPC code of the error, e.g. NotFound, Unavailable).', labelNames: ['reason'], registers });
     this.pullBytes = new Counter({ name: 'berth_image_pull_bytes_total', help: 'Bytes received from registries by image pulls.', registers });
     this.pullSeconds = new Histogram({ name: 'berth_image_pull_duration_seconds', help: 'Duration of successful image pulls in seconds.', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600], registers });
     this.layersReused = new Counter({ name: 'berth_image_layers_reused_total', help: 'Layers a pull found already present (not downloaded).', registers });
@@ -70,7 +70,7 @@ export class BerthMetrics {
     new Gauge({ name: 'berth_runtime_ready', help: '1 when the RuntimeReady condition is true (the default runtime handler works), else 0.', registers, async collect() { this.set(await readiness('runtime')); } });
     new Gauge({ name: 'berth_network_ready', help: '1 when the NetworkReady condition is true (a CNI network config is usable), else 0.', registers, async collect() { this.set(await readiness('network')); } });
     new Gauge({
-      name: 'berth_containers', help: 'Containers by CRI state and runtime handler.', labelNames: ['state', 'handler'], registers,
+      name: 'berth_containers', help: 'Containers by state (created, running, exited, unknown) and runtime handler.', labelNames: ['state', 'handler'], registers,
       collect() {
         this.reset();
         for (const c of gauges.containers()) this.set({ state: c.state, handler: c.handler }, c.count);
@@ -94,7 +94,7 @@ export class BerthMetrics {
 
   imagePulled(o: ImagePullOutcome): void {
     this.pulls.inc({ result: o.result });
-    if (o.result === 'failure') this.pullFailures.inc({ reason: o.reason ?? 'UNKNOWN' });
+    if (o.result === 'failure') this.pullFailures.inc({ reason: o.reason ?? 'Unknown' });
     else this.pullSeconds.observe(o.seconds);
     if (o.bytes) this.pullBytes.inc(o.bytes);
     if (o.layersReused) this.layersReused.inc(o.layersReused);

@@ -22,6 +22,16 @@ import type { MetricsView } from '../metrics/view.js';
 import type { MetricSet } from '../metrics/sets.js';
 import type { RpcObserver } from './cri/rpc.js';
 
+/** gRPC code names as grpc-go spells them (NotFound, DeadlineExceeded), as Go runtimes label their metrics. */
+export function grpcCodeLabel(code: number): string {
+  const name = codeName(code);
+  if (name === 'OK') return 'OK';
+  return name === 'CANCELLED' ? 'Canceled' : name.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
+}
+
+/** "CONTAINER_RUNNING" → "running" (CRI-O's spelling). */
+export const stateLabel = (state: string) => state.replace(/^CONTAINER_/, '').toLowerCase();
+
 const seconds = (ns: string) => Number(BigInt(ns || '0') / 1_000_000n) / 1000;
 
 export function containerTarget(rec: Readonly<ContainerRecord>, sb: Readonly<SandboxRecord> | undefined): MetricTarget {
@@ -118,7 +128,7 @@ export async function startMetrics(opts: {
       for (const c of containers.store.all()) {
         if (c.creating) continue;
         const k = `${c.state}\0${c.handler}`;
-        const e = counts.get(k) ?? { state: c.state, handler: c.handler, count: 0 };
+        const e = counts.get(k) ?? { state: stateLabel(c.state), handler: c.handler, count: 0 };
         e.count++;
         counts.set(k, e);
       }
@@ -171,7 +181,7 @@ export async function startMetrics(opts: {
       berth.imagePulled({ result: 'success', bytes: r.bytesDownloaded, seconds: r.seconds, layersReused: r.layersReused });
       return r;
     } catch (e) {
-      berth.imagePulled({ result: 'failure', reason: codeName(toServiceError(e).code), seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      berth.imagePulled({ result: 'failure', reason: grpcCodeLabel(toServiceError(e).code), seconds: Number(process.hrtime.bigint() - started) / 1e9 });
       throw e;
     }
   };
@@ -211,7 +221,7 @@ export async function startMetrics(opts: {
   return {
     view,
     berth,
-    observeRpc: (method, code, s) => berth.observeRpc(method, codeName(code), s),
+    observeRpc: (method, code, s) => berth.observeRpc(method, grpcCodeLabel(code), s),
     ...(server ? { server } : {}),
     async close() {
       unsubscribe();
