@@ -4,7 +4,7 @@
 // exposition and the CRI metrics (ListMetricDescriptors / ListPodSandboxMetrics).
 import type { Sample, TargetSample } from './sampler.js';
 import type { MetricSet } from './sets.js';
-import type { NetCounter } from './cgroup-files.js';
+import type { NetCounter } from './host-files.js';
 
 export type FamilyType = 'counter' | 'gauge';
 
@@ -58,8 +58,8 @@ function ioLimit(v1: 'readBps' | 'writeBps' | 'readIops' | 'writeIops', v2: 'rbp
 function pressure(res: 'cpu' | 'memory' | 'io', which: 'some' | 'full') {
   return (t: TargetSample): SeriesValue[] => {
     const p = t.cgroup?.pressure?.[res];
-    const us = which === 'some' ? p?.someTotalUs : p?.fullTotalUs;
-    return us === undefined ? [] : [[[], us / 1e6]];
+    const us = p?.[which]?.totalUs;
+    return us === undefined ? [] : [[[], Number(us) / 1e6]];
   };
 }
 

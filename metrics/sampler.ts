@@ -9,8 +9,8 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { readlink, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirUsage } from '../hostutil/fs-usage.js';
-import { readCgroup, type CgroupReading } from './cgroup-source.js';
-import { NET_COUNTERS, parseThreads, type NetCounter } from './cgroup-files.js';
+import type { CgroupReading, CgroupSource } from './cgroup-source.js';
+import { NET_COUNTERS, parseThreads, type NetCounter } from './host-files.js';
 import type { MetricSet } from './sets.js';
 
 /** The labels cAdvisor puts on every container series (pod-level series: container, image and name are ""). */
@@ -31,6 +31,11 @@ export interface MetricTarget {
   podId: string;
   /** The cgroup path below the hierarchy root; undefined for a pod without a cgroup of its own. */
   cgroupPath?: string;
+  /**
+   * A container: where its process is, resolved through the cgroup manager (once per process;
+   * the id label then names that cgroup, as cAdvisor's does).
+   */
+  cgroupRef?: { cgroupsPath: string; pid: number };
   labels: TargetLabels;
   /** Seconds since the epoch (container start, pod creation). */
   startTime: number;
@@ -192,10 +197,24 @@ export class Sampler {
   private readonly lastRead = new Map<string, TargetSample>();
   private readonly writable = new Map<string, { at: number; value: Promise<{ bytes: bigint; inodes: bigint }> }>();
 
+  /** Container key → [pid, the cgroup its process is in]. */
+  private readonly where = new Map<string, [number, string]>();
+
   constructor(
     private readonly source: TargetSource,
+    private readonly cgroups: CgroupSource,
     private readonly opts: SamplerOptions,
   ) {}
+
+  /** The cgroup a target is read from (undefined: a pod without one). */
+  private async cgroupPathOf(t: MetricTarget): Promise<string | undefined> {
+    if (!t.cgroupRef) return t.cgroupPath;
+    const known = this.where.get(t.key);
+    if (known && known[0] === t.cgroupRef.pid) return known[1];
+    const path = await this.cgroups.containerPath(t.cgroupRef);
+    if (t.cgroupRef.pid > 0) this.where.set(t.key, [t.cgroupRef.pid, path]);
+    return path;
+  }
 
   get intervalMs(): number {
     return this.opts.intervalMs;
@@ -212,6 +231,11 @@ export class Sampler {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Entries held per target (for tests: they must not grow with churn). */
+  held(): number {
+    return this.lastRead.size + this.writable.size + this.where.size;
   }
 
   /** The last complete round, if any. */
@@ -286,6 +310,7 @@ export class Sampler {
     const live = new Set(targets.map((t) => t.key));
     for (const k of this.writable.keys()) if (!live.has(k)) this.writable.delete(k);
     for (const k of this.lastRead.keys()) if (!live.has(k)) this.lastRead.delete(k);
+    for (const k of this.where.keys()) if (!live.has(k)) this.where.delete(k);
     for (const [k, v] of out) this.lastRead.set(k, v);
     const devices = new Map<string, string>();
     for (const t of out.values()) {
@@ -310,11 +335,14 @@ export class Sampler {
   private async readTarget(t: MetricTarget, prev: TargetSample | undefined): Promise<TargetSample | undefined> {
     const inc = this.opts.include;
     const ts = Date.now();
-    const cgroup = t.cgroupPath === undefined ? undefined : await readCgroup(t.cgroupPath);
+    const path = await this.cgroupPathOf(t);
+    const cgroup = path === undefined ? undefined : this.cgroups.read(path);
     // A container's series exist while its cgroup does (cAdvisor's rule).
     if (t.kind === 'container' && !cgroup) return undefined;
     if (t.kind === 'pod' && !cgroup && !(t.interfaces?.length && inc.has('network'))) return undefined;
-    const s: TargetSample = { target: t, ts };
+    // cAdvisor's id is the cgroup the container is in.
+    const target = t.cgroupRef && path !== undefined && t.labels.id !== path ? { ...t, labels: { ...t.labels, id: path } } : t;
+    const s: TargetSample = { target, ts };
     if (cgroup) {
       s.cgroup = cgroup;
       const now = cgroup.stats.cpu?.usageNs;

@@ -15,7 +15,6 @@ import { lookupNetworkConfig } from './network/conflist.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { createCgroups } from './cgroups/manager.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
-import { createStatsSampler } from './container/stats.js';
 import { noContainers, type SandboxDeps } from './sandbox/deps.js';
 import { recoverSandboxes } from './sandbox/recover.js';
 import { loadCri } from '../wire/cri/proto.js';
@@ -116,7 +115,6 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
     events: sandboxes.events,
     runtime,
     shims,
-    stats: createStatsSampler(cgroups),
     apparmor: new AppArmorProfiles(apparmorHost, config.state, log.child({ component: 'apparmor' })),
     host: await readHostFacts(),
   };
@@ -135,7 +133,7 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   const exitsWatcher = watchExits(containers);
   await recoverContainers(containers);
   shims.prestart(config.shim_spares);
-  const metrics = await startMetrics({ config, log: log.child({ component: 'metrics' }), sandboxes, containers, images, streaming, shims });
+  const metrics = await startMetrics({ config, log: log.child({ component: 'metrics' }), cgroups, sandboxes, containers, images, streaming, shims });
   containers.metrics = metrics.view;
 
   const cri = loadCri();

@@ -15,6 +15,8 @@ import { handlerStates } from './status/status.js';
 import type { ShimPool } from './runtime/shim-pool.js';
 import { codeName, toServiceError } from './cri/status-codes.js';
 import { Sampler, type MetricTarget, type TargetSource } from '../metrics/sampler.js';
+import { cgroupSource } from '../metrics/cgroup-source.js';
+import type { Cgroups } from './cgroups/manager.js';
 import { familiesFor } from '../metrics/families.js';
 import { BerthMetrics } from '../metrics/berth.js';
 import { scrapeText, startMetricsServer, type MetricsServer } from '../metrics/server.js';
@@ -39,7 +41,7 @@ export function containerTarget(rec: Readonly<ContainerRecord>, sb: Readonly<San
     key: rec.id,
     kind: 'container',
     podId: rec.sandboxId,
-    cgroupPath: rec.cgroupsPath,
+    cgroupRef: { cgroupsPath: rec.cgroupsPath, pid: rec.pid },
     labels: {
       container: rec.name,
       id: rec.cgroupsPath,
@@ -88,13 +90,14 @@ export interface MetricsWiring {
 export async function startMetrics(opts: {
   config: BerthConfig;
   log: Logger;
+  cgroups: Cgroups;
   sandboxes: SandboxDeps;
   containers: ContainerDeps;
   images: ImageManager;
   streaming: StreamingServer;
   shims: ShimPool;
 }): Promise<MetricsWiring> {
-  const { config, log, sandboxes, containers, images, streaming, shims } = opts;
+  const { config, log, cgroups, sandboxes, containers, images, streaming, shims } = opts;
   const include = new Set(config.metrics.include as MetricSet[]);
   const families = familiesFor(include);
 
@@ -139,7 +142,7 @@ export async function startMetrics(opts: {
     streamingSessions: () => streaming.sessions,
   });
 
-  const sampler = new Sampler(source, {
+  const sampler = new Sampler(source, cgroupSource(cgroups, { pressure: include.has('pressure') }), {
     intervalMs: config.metrics.interval_seconds * 1000,
     include,
     hooks: {

@@ -17,7 +17,17 @@ import { podConfig, isRoot } from '../helpers/berthd.js';
 import { startBerthdWithImages, stopBerthdWithImages, type BerthdTestContext } from '../helpers/berthd-images.js';
 import { busyboxLayer } from '../helpers/image-builder.js';
 import { havePrometheus, startPrometheus, PROMTOOL, type TestPrometheus } from '../helpers/prometheus.js';
-import { controllerDir, hostLayout } from '../../metrics/cgroup-source.js';
+import { readCgroupLayout, type CgroupLayout } from '../../server/cgroups/detect.js';
+
+let layout: CgroupLayout | undefined;
+const hostLayout = async () => (layout ??= await readCgroupLayout());
+/** A cgroup's directory for one v1 controller (the cgroup2 directory on v2): the test writes limit files there as an operator would. */
+async function controllerDir(path: string, controller: string): Promise<string | undefined> {
+  const l = await hostLayout();
+  const rel = path.replace(/^\/+/, '');
+  if (l.mode === 'v2') return join(l.unified!, rel);
+  return l.v1[controller] === undefined ? undefined : join(l.v1[controller]!, rel);
+}
 
 interface Ctx extends BerthdTestContext {
   prom: TestPrometheus;

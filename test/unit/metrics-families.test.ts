@@ -18,7 +18,6 @@ function container(over: Partial<TargetSample> = {}): TargetSample {
     target: { key: 'c1', kind: 'container', podId: 'p1', cgroupPath: '/kubepods/pod1/c1', labels: { container: 'app', id: '/kubepods/pod1/c1', image: 'busybox:1', name: 'c1', namespace: 'ns', pod: 'web' }, startTime: 1700000000.5 },
     ts: 1700000010000,
     cgroup: {
-      version: 1,
       stats: {
         cpu: { usageNs: 1_600_000_000n, userNs: 1_000_000_000n, systemNs: 600_000_000n, periods: 10n, throttledPeriods: 4n, throttledNs: 250_000_000n },
         memory: { usage: 50 << 20, workingSet: 40 << 20, rss: 30 << 20, cache: 20 << 20, pageFaults: 100n, majorPageFaults: 2n, failcnt: 1n, oomKills: 3n, limit: 64 << 20 },

@@ -4,7 +4,14 @@
 // computes a CPU rate from consecutive readings.
 import test from 'ava';
 import { Sampler, type MetricTarget, type TargetSource } from '../../metrics/sampler.js';
+import { cgroupSource } from '../../metrics/cgroup-source.js';
+import { readCgroupLayout } from '../../server/cgroups/detect.js';
+import { createCgroupManager } from '../../server/cgroups/hierarchy.js';
 import { METRIC_SETS, type MetricSet } from '../../metrics/sets.js';
+
+const layout = await readCgroupLayout();
+/** The host's hierarchy through the cgroup manager's reader; a container is where its cgroupsPath says. */
+const cgroups = cgroupSource({ snapshot: (path, parts) => createCgroupManager(layout, path).snapshot(parts), containerPath: async (ref) => ref.cgroupsPath }, { pressure: true });
 
 const labels = { container: 'c', id: '/', image: 'i', name: 'n', namespace: 'ns', pod: 'p' };
 const target = (key: string, cgroupPath: string, extra: Partial<MetricTarget> = {}): MetricTarget => ({ key, kind: 'container', podId: 'p', cgroupPath, labels, startTime: 1, ...extra });
@@ -13,7 +20,7 @@ function sampler(targets: MetricTarget[], opts: { timeoutMs?: number; intervalMs
   const errors: string[] = [];
   const rounds: number[] = [];
   const source: TargetSource = { layersRoot: '/tmp', targets: () => targets };
-  const s = new Sampler(source, {
+  const s = new Sampler(source, cgroups, {
     intervalMs: opts.intervalMs ?? 0,
     include: new Set<MetricSet>(METRIC_SETS),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -65,4 +72,19 @@ test('CPU rate from consecutive readings of the same target', async (t) => {
   while (Date.now() < end) Math.sqrt(Math.random()); // burn some CPU in this process (in the root's subtree)
   const second = await s.round();
   t.true((second.targets.get('root')!.cpuNanoCores ?? 0n) > 0n);
+});
+
+test('containers are read where their process is; what the sampler keeps of targets that are gone is dropped', async (t) => {
+  const targets: MetricTarget[] = [
+    target('c1', '/ignored', { cgroupRef: { cgroupsPath: '/', pid: process.pid } }),
+    target('c2', '/', { upperDir: '/tmp/berth-no-such-upper-dir' }),
+  ];
+  const { s, errors } = sampler(targets);
+  const first = await s.round();
+  t.deepEqual(errors, []);
+  t.is(first.targets.get('c1')?.target.labels.id, '/', 'the id label names the cgroup the process is in');
+  t.true(s.held() > 0);
+  targets.length = 0;
+  await s.round();
+  t.is(s.held(), 0, 'CPU readings, writable-layer caches and process locations of gone targets are pruned');
 });
