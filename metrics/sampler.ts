@@ -10,7 +10,7 @@ import { readlink, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirUsage } from '../hostutil/fs-usage.js';
 import type { CgroupReading, CgroupSource } from './cgroup-source.js';
-import { NET_COUNTERS, parseThreads, type NetCounter } from './host-files.js';
+import { parseNetDev, parseThreads, type NetCounter } from './host-files.js';
 import type { MetricSet } from './sets.js';
 
 /** The labels cAdvisor puts on every container series (pod-level series: container, image and name are ""). */
@@ -140,13 +140,12 @@ function processCounts(pids: number[]): ProcessCounts {
   return c;
 }
 
-function netCounters(hostIf: string): Record<NetCounter, number> | undefined {
-  const dir = join('/sys/class/net', hostIf, 'statistics');
+/** Every host interface's counters from one read of /proc/net/dev (berthd's, the host's, network namespace). */
+function hostNetCounters(): Map<string, Record<NetCounter, number>> {
   try {
-    const values = NET_COUNTERS.map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
-    return Object.fromEntries(NET_COUNTERS.map((f, i) => [f, values[i]!])) as Record<NetCounter, number>;
+    return parseNetDev(readFileSync('/proc/net/dev', 'utf8'));
   } catch {
-    return undefined; // the veth went with the pod
+    return new Map();
   }
 }
 
@@ -258,7 +257,8 @@ export class Sampler {
    */
   async sampleOne(target: MetricTarget): Promise<TargetSample | undefined> {
     try {
-      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key)), this.opts.timeoutMs ?? 5000);
+      const net = target.interfaces?.length && this.opts.include.has('network') ? hostNetCounters() : undefined;
+      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key), net), this.opts.timeoutMs ?? 5000);
       if (s) this.lastRead.set(target.key, s);
       return s;
     } catch (e) {
@@ -281,13 +281,15 @@ export class Sampler {
     const out = new Map<string, TargetSample>();
     const timeoutMs = this.opts.timeoutMs ?? 5000;
     let next = 0;
+    // The pods' veth counters: one read for the round.
+    const net = this.opts.include.has('network') && targets.some((t) => t.interfaces?.length) ? hostNetCounters() : undefined;
     const worker = async () => {
       while (next < targets.length) {
         const t = targets[next++]!;
         // Let CRI calls in between targets (their reads are synchronous).
         await new Promise((r) => setImmediate(r));
         try {
-          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key)), timeoutMs);
+          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key), net), timeoutMs);
           if (s) out.set(t.key, s);
         } catch (e) {
           this.opts.hooks?.readError?.(e instanceof Timeout ? 'timeout' : 'error', t.key, e);
@@ -332,7 +334,7 @@ export class Sampler {
     return sample;
   }
 
-  private async readTarget(t: MetricTarget, prev: TargetSample | undefined): Promise<TargetSample | undefined> {
+  private async readTarget(t: MetricTarget, prev: TargetSample | undefined, netDev?: Map<string, Record<NetCounter, number>>): Promise<TargetSample | undefined> {
     const inc = this.opts.include;
     const ts = Date.now();
     const path = await this.cgroupPathOf(t);
@@ -363,7 +365,7 @@ export class Sampler {
     if (t.interfaces && inc.has('network')) {
       const net: NonNullable<TargetSample['net']> = [];
       for (const i of t.interfaces) {
-        const c = netCounters(i.hostIf);
+        const c = netDev?.get(i.hostIf); // absent: the veth went with the pod
         if (c) net.push({ ifname: i.ifname, counters: c });
       }
       s.net = net;

@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { exposeSample, type Family } from './families.js';
-import type { Sampler } from './sampler.js';
+import type { Sample, Sampler } from './sampler.js';
 import type { BerthMetrics } from './berth.js';
 import { parseListenAddress } from './address.js';
 
@@ -26,14 +26,22 @@ export interface MetricsServer {
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** The whole scrape body. */
-export async function scrapeText(sampler: Sampler, families: readonly Family[], berth: BerthMetrics | undefined): Promise<string> {
-  const sample = await sampler.current();
-  const own = berth ? await berth.registry.metrics() : '';
-  return exposeSample(sample, families) + own;
+/**
+ * The scrape body, in chunks: the container and pod families of the current Sample, rendered
+ * once per Sample and kept encoded (they change only when a round ends, and a scrape between
+ * rounds costs no rendering), then berth's own families, which change with every CRI call.
+ */
+export function scrapeBody(sampler: Sampler, families: readonly Family[], berth: BerthMetrics | undefined): () => Promise<Buffer[]> {
+  let rendered: { sample: Sample; body: Buffer } | undefined;
+  return async () => {
+    const sample = await sampler.current();
+    if (rendered?.sample !== sample) rendered = { sample, body: Buffer.from(exposeSample(sample, families)) };
+    const own = berth ? await berth.registry.metrics() : '';
+    return [rendered.body, Buffer.from(own)];
+  };
 }
 
-export async function startMetricsServer(opts: MetricsServerOptions, body: () => Promise<string>, onError: (e: unknown) => void): Promise<MetricsServer> {
+export async function startMetricsServer(opts: MetricsServerOptions, body: () => Promise<Buffer[]>, onError: (e: unknown) => void): Promise<MetricsServer> {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== opts.path) {
@@ -45,9 +53,10 @@ export async function startMetricsServer(opts: MetricsServerOptions, body: () =>
       return;
     }
     body().then(
-      (text) => {
-        res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
-        res.end(req.method === 'HEAD' ? undefined : text);
+      (chunks) => {
+        res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': chunks.reduce((n, c) => n + c.length, 0) });
+        if (req.method !== 'HEAD') for (const c of chunks) res.write(c);
+        res.end();
       },
       (e: unknown) => {
         onError(e);

@@ -19,7 +19,7 @@ import { cgroupSource } from '../metrics/cgroup-source.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { familiesFor } from '../metrics/families.js';
 import { BerthMetrics } from '../metrics/berth.js';
-import { scrapeText, startMetricsServer, type MetricsServer } from '../metrics/server.js';
+import { scrapeBody, startMetricsServer, type MetricsServer } from '../metrics/server.js';
 import type { MetricsView } from '../metrics/view.js';
 import type { MetricSet } from '../metrics/sets.js';
 import type { RpcObserver } from './cri/rpc.js';
@@ -206,7 +206,7 @@ export async function startMetrics(opts: {
 
   let server: MetricsServer | undefined;
   if (config.metrics.enabled) {
-    const body = () => scrapeText(sampler, families, include.has('runtime') ? berth : undefined);
+    const body = scrapeBody(sampler, families, include.has('runtime') ? berth : undefined);
     const onError = (e: unknown) => log.warn('metrics endpoint error', { error: (e as Error).message });
     try {
       server = await startMetricsServer(

@@ -115,10 +115,10 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
     }
     const out: CgroupSnapshot = { stats, procs: parseProcs(procs) };
     if (parts.limits) {
-      const lf: Record<string, string> = {};
-      for (const [controller, names] of Object.entries(V1_LIMIT_FILES)) readFilesSync(dirOf(controller), names, lf);
-      readFilesSync(hugeDir ?? hybridHuge, hugeNames.filter(isLimit), lf);
-      out.limits = parseV1Limits(lf);
+      // Files both sides use (pids.max, memory.limit_in_bytes) are read once.
+      for (const [controller, names] of Object.entries(V1_LIMIT_FILES)) readFilesSync(dirOf(controller), names.filter((n) => files[n] === undefined), files);
+      readFilesSync(hugeDir ?? hybridHuge, hugeNames.filter(isLimit), files);
+      out.limits = parseV1Limits(files);
     }
     if (parts.pressure && unifiedDir) {
       const p = pressureSync(unifiedDir);

@@ -113,7 +113,11 @@ function snapshotV2(dir: string, parts: SnapshotParts = {}): CgroupSnapshot | un
   // A cgroup always has cgroup.procs; a tree made by tests may have only stat files.
   if (procs === undefined && Object.keys(files).length === 0) return undefined;
   const out: CgroupSnapshot = { stats: parseV2Stats(files), procs: parseProcs(procs) };
-  if (parts.limits) out.limits = parseV2Limits(readFilesSync(dir, [...V2_LIMIT_FILES, ...hugetlb.filter((n) => n.endsWith('.max'))]));
+  if (parts.limits) {
+    // Files both sides use (memory.max, pids.max) are read once.
+    readFilesSync(dir, [...V2_LIMIT_FILES, ...hugetlb.filter((n) => n.endsWith('.max'))].filter((n) => files[n] === undefined), files);
+    out.limits = parseV2Limits(files);
+  }
   if (parts.pressure) {
     const p = pressureSync(dir);
     if (p) out.pressure = p;
