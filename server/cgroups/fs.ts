@@ -58,7 +58,7 @@ export function readControlSync(dir: string | undefined, file: string): string |
   if (dir === undefined) return undefined;
   let fd: number;
   try {
-    fd = openSync(join(dir, file), constants.O_RDONLY);
+    fd = openSync(`${dir}/${file}`, constants.O_RDONLY);
   } catch (err) {
     if (errno(err) === 'ENOENT' || errno(err) === 'ENODEV') return undefined;
     throw err;

@@ -143,6 +143,8 @@ test('snapshot on a v2-shaped tree: usage, limits, pressure and processes in one
     'memory.stat': 'anon 31457280\nfile 20971520\ninactive_file 10485760\nfile_mapped 1048576\npgfault 100\npgmajfault 2\n',
     'memory.max': '67108864\n',
     'io.max': '254:0 rbps=1048576 wbps=max riops=max wiops=max\n',
+    // cpu.pressure of a kernel before 5.13: no "full" line.
+    'cpu.pressure': 'some avg10=0.00 avg60=0.00 avg300=0.00 total=89\n',
     'io.pressure': 'some avg10=0.00 avg60=0.00 avg300=0.00 total=1234\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=567\n',
   };
   for (const [f, v] of Object.entries(files)) writeFileSync(join(dir, f), v);
@@ -154,7 +156,9 @@ test('snapshot on a v2-shaped tree: usage, limits, pressure and processes in one
   t.is(s.limits?.cpuQuotaUs, 50000);
   t.is(s.limits?.ioMax?.[0]?.rbps, 1048576);
   t.is(s.pressure?.io?.full?.totalUs, 567n);
-  t.is(s.pressure?.cpu, undefined, 'no cpu.pressure file, no cpu pressure');
+  t.is(s.pressure?.cpu?.some.totalUs, 89n);
+  t.is(s.pressure?.cpu?.full, undefined);
+  t.is(s.pressure?.memory, undefined, 'no memory.pressure file, no memory pressure');
   t.is(m.snapshot()?.limits, undefined, 'limits only when asked for');
   t.is(createCgroupManager({ mode: 'v2', v1: {}, unified: root }, '/pod1/gone').snapshot(), undefined);
 });

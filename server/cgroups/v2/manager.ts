@@ -101,6 +101,9 @@ export function pressureSync(dir: string | undefined): CgroupSnapshot['pressure'
   const out: NonNullable<CgroupSnapshot['pressure']> = {};
   for (const r of ['cpu', 'memory', 'io'] as const) {
     const p = readPressureSync(dir, r);
+    // The three are cgroup core files, present together: no cpu.pressure (no such cgroup2
+    // directory on a hybrid host, or PSI off) means none.
+    if (!p && r === 'cpu') return undefined;
     if (p) out[r] = p;
   }
   return Object.keys(out).length > 0 ? out : undefined;
