@@ -7,9 +7,9 @@
 // A target whose reads fail or take too long is left out of the round and counted.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { readlink, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
 import { dirUsage } from '../hostutil/fs-usage.js';
 import type { CgroupReading, CgroupSource } from './cgroup-source.js';
+import { readControlSync } from '../server/cgroups/fs.js';
 import { parseNetDev, parseThreads, type NetCounter } from './host-files.js';
 import type { MetricSet } from './sets.js';
 
@@ -106,8 +106,8 @@ export interface SamplerOptions {
 }
 
 const ON_DEMAND_FRESH_MS = 1000;
-/** A writable-layer walk is not free: reused for this long. */
-const WRITABLE_TTL_MS = 30_000;
+/** A writable-layer walk is not free: reused for a minute, as cAdvisor's fsHandler does. */
+const WRITABLE_TTL_MS = 60_000;
 
 class Timeout extends Error {}
 
@@ -121,7 +121,8 @@ function processCounts(pids: number[]): ProcessCounts {
   const c: ProcessCounts = { processes: pids.length, threads: 0, fds: 0, sockets: 0 };
   for (const pid of pids) {
     try {
-      c.threads += parseThreads(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? 0;
+      // The cgroup manager's kernel-file reader: open, one read, close.
+      c.threads += parseThreads(readControlSync(`/proc/${pid}`, 'status') ?? '') ?? 0;
       const fds = readdirSync(`/proc/${pid}/fd`);
       c.fds += fds.length;
       for (const fd of fds) {

@@ -104,7 +104,8 @@ export async function startMetrics(opts: {
   const source: TargetSource = {
     layersRoot: join(config.root, 'containers'),
     targets() {
-      const pods = new Map(sandboxes.store.list().map((s) => [s.id, s]));
+      // The records themselves: a round changes nothing, and copying every pod's record (its CNI result) each round is not free.
+      const pods = new Map(sandboxes.store.all().map((s) => [s.id, s]));
       const out: MetricTarget[] = [...pods.values()].map(podTarget);
       for (const c of containers.store.all()) if (!c.creating) out.push(containerTarget(c, pods.get(c.sandboxId)));
       return out;
@@ -167,8 +168,12 @@ export async function startMetrics(opts: {
       return sampler.sampleOne(containerTarget(rec, sandboxes.store.get(rec.sandboxId)));
     },
     async podSample(podId) {
-      const have = (await sampler.current()).targets.get(`pod:${podId}`);
-      if (have) return have;
+      const sample = await sampler.current();
+      const have = sample.targets.get(`pod:${podId}`);
+      // A pod whose running containers the round has not seen yet is read now, like those
+      // containers, so that the pod's figures cover them.
+      const stale = containers.store.all().some((c) => c.sandboxId === podId && c.state === 'CONTAINER_RUNNING' && !sample.targets.has(c.id));
+      if (have && !stale) return have;
       const sb = sandboxes.store.get(podId);
       return sb ? sampler.sampleOne(podTarget(sb)) : undefined;
     },
