@@ -142,7 +142,8 @@ serial('a spinner held to half a CPU: its rate stays under 0.5 and matches the c
   const ratio = await prom.query(ratioExpr);
   const spin = ratio.find((r) => r.metric.container === 'spin');
   t.truthy(spin, 'the quota-limited spinner has CFS periods');
-  t.true(spin!.value > 0, 'and is throttled in some of them');
+  // A loaded machine may never give the spinner its half CPU, and then the quota never bites.
+  t.true(spin!.value > 0 || rate < 0.25, `throttled in some periods (ratio ${spin!.value}) unless the machine held it far below its quota (rate ${rate})`);
   t.deepEqual(ratio.map((r) => r.metric.container), ['spin'], 'containers without a quota have no CFS periods');
   const alert = await prom.query(`${ratioExpr} > ( 25 / 100 )`);
   t.log(`throttled ratio of the spinner: ${spin!.value.toFixed(2)}`);
