@@ -162,7 +162,9 @@ export async function startMetrics(opts: {
     current: () => sampler.current(),
     async containerSample(id) {
       const have = (await sampler.current()).targets.get(id);
-      if (have) return have;
+      // A container's first reading has no CPU rate (usage_nano_cores) yet: a stats call then
+      // reads it again now, against that reading, as it does for one the round has not seen.
+      if (have && (have.cpuNanoCores !== undefined || !have.cgroup?.stats.cpu)) return have;
       const rec = containers.store.peek(id);
       if (!rec || rec.creating) return undefined;
       return sampler.sampleOne(containerTarget(rec, sandboxes.store.get(rec.sandboxId)));
