@@ -20,8 +20,9 @@ import { burst } from './scenarios/burst.js';
 import { density } from './scenarios/density.js';
 import { execsync } from './scenarios/execsync.js';
 import { pull, pullFiles } from './scenarios/pull.js';
+import { scrape_ } from './scenarios/scrape.js';
 
-export const SCENARIOS: Scenario[] = [sandbox, lifecycle, burst, density, execsync, pull, pullFiles];
+export const SCENARIOS: Scenario[] = [sandbox, lifecycle, burst, density, execsync, pull, pullFiles, scrape_];
 
 const USAGE = `usage: bench/run [--scenario NAME[,NAME…]]… [--n N] [--rounds R] [--quick] [--json FILE]
   scenarios: ${SCENARIOS.map((s) => s.name).join(', ')} (default: all)

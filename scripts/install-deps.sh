@@ -21,7 +21,7 @@ PACKAGES=(
   attr zstd                             # setfattr for layer xattrs, zstd layers
   docker-registry skopeo umoci busybox-static apache2-utils   # test registry and test images
   containerd                            # the reference runtime the conformance suite and benchmarks compare against
-  prometheus unzip                      # promtool for the chart's alert tests; unzip for scripts/install-helm.sh
+  prometheus unzip                      # Prometheus for the metrics tests, promtool for them and the chart's alert tests; unzip for scripts/install-helm.sh
   systemd                               # systemd-analyze verifies packaging/systemd/berth.service
   python3 make g++                      # better-sqlite3 builds from source on Node 20
   qemu-system-x86 qemu-utils mmdebstrap dpkg-repack   # the test guest (test/guest/): build its image, boot it

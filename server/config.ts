@@ -7,6 +7,8 @@ import { isIP } from 'node:net';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { invalidArgument } from './errors.js';
 import { registryConfigFromToml } from './image/registry-config.js';
+import { METRIC_SETS, isMetricSet } from '../metrics/sets.js';
+import { parseListenAddress } from '../metrics/address.js';
 
 export interface RuntimeHandlerConfig {
   /** OCI runtime binary (runc, crun, …). */
@@ -40,6 +42,21 @@ export interface StreamingSettings {
   port: number;
   /** A streaming session with no traffic for this long is closed. */
   idle_timeout_seconds: number;
+}
+
+export interface MetricsSettings {
+  /** Serve the Prometheus endpoint. */
+  enabled: boolean;
+  /** HOST:PORT it listens on ("127.0.0.1:9464"; port 0 picks a free one). */
+  address: string;
+  path: string;
+  /** HTTPS when both are set (PEM files). */
+  tls_cert: string;
+  tls_key: string;
+  /** Seconds between sampling rounds; 0 = sample on demand (each scrape or stats call). */
+  interval_seconds: number;
+  /** Metric sets served (CRI-O's included_pod_metrics): cpu, memory, diskIO, disk, network, process, oom, spec, pressure, hugetlb, runtime. */
+  include: string[];
 }
 
 export interface BerthConfig {
@@ -76,6 +93,7 @@ export interface BerthConfig {
   /** berth-shims kept started ahead of need (idle memory traded for create latency in bursts). */
   shim_spares: number;
   streaming: StreamingSettings;
+  metrics: MetricsSettings;
 }
 
 export function defaultConfig(): BerthConfig {
@@ -103,6 +121,7 @@ export function defaultConfig(): BerthConfig {
     shutdown_timeout_seconds: 30,
     shim_spares: 1,
     streaming: { address: '127.0.0.1', port: 0, idle_timeout_seconds: 4 * 3600 },
+    metrics: { enabled: true, address: '127.0.0.1:9464', path: '/metrics', tls_cert: '', tls_key: '', interval_seconds: 10, include: [...METRIC_SETS] },
   };
 }
 
@@ -181,7 +200,21 @@ export function validateConfig(c: BerthConfig): BerthConfig {
   if (!(Number.isInteger(c.streaming.port) && c.streaming.port >= 0 && c.streaming.port <= 65535)) throw invalidArgument('config: streaming.port must be an integer from 0 to 65535');
   if (!(c.streaming.idle_timeout_seconds > 0)) throw invalidArgument('config: streaming.idle_timeout_seconds must be positive');
   registryConfigFromToml(c.image.registry, 'image.registry');
+  validateMetrics(c.metrics);
   return c;
+}
+
+function validateMetrics(m: MetricsSettings): void {
+  try {
+    parseListenAddress(m.address);
+  } catch (e) {
+    throw invalidArgument(`config: metrics.${(e as Error).message}`);
+  }
+  if (!m.path.startsWith('/')) throw invalidArgument('config: metrics.path must start with "/"');
+  if ((m.tls_cert === '') !== (m.tls_key === '')) throw invalidArgument('config: metrics.tls_cert and metrics.tls_key go together');
+  for (const f of [m.tls_cert, m.tls_key]) if (f !== '' && !isAbsolute(f)) throw invalidArgument('config: metrics.tls_cert and metrics.tls_key must be absolute paths');
+  if (!(m.interval_seconds >= 0 && m.interval_seconds <= 3600)) throw invalidArgument('config: metrics.interval_seconds must be from 0 (on demand) to 3600');
+  for (const s of m.include) if (typeof s !== 'string' || !isMetricSet(s)) throw invalidArgument(`config: metrics.include: unknown metric set ${JSON.stringify(s)} (known: ${METRIC_SETS.join(', ')})`);
 }
 
 export function parseConfigText(text: string, source: string): Record<string, unknown> {
@@ -212,13 +245,14 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'list' | 'number
   '--stream-address': { key: 'streaming.address', kind: 'string' },
   '--stream-port': { key: 'streaming.port', kind: 'number' },
   '--cgroup-driver': { key: 'cgroup_driver', kind: 'string' },
+  '--metrics-address': { key: 'metrics.address', kind: 'string' },
 };
 
 export const USAGE = `usage: berthd [--config FILE] [--print-config]
   [--socket PATH] [--root DIR] [--state DIR] [--log-level error|warn|info|debug]
   [--pod-log-root DIR]... [--cni-conf-dir DIR] [--cni-bin-dir DIR]...
   [--default-runtime NAME] [--cgroup-driver auto|cgroupfs|systemd] [--shutdown-timeout SECONDS]
-  [--stream-address IP] [--stream-port PORT]
+  [--stream-address IP] [--stream-port PORT] [--metrics-address HOST:PORT]
 Defaults are built in; ${DEFAULT_CONFIG_FILE} (if present) overrides them; flags override both.`;
 
 export function parseFlags(argv: readonly string[]): Flags {

@@ -15,7 +15,6 @@ import { lookupNetworkConfig } from './network/conflist.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { createCgroups } from './cgroups/manager.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
-import { createStatsSampler } from './container/stats.js';
 import { noContainers, type SandboxDeps } from './sandbox/deps.js';
 import { recoverSandboxes } from './sandbox/recover.js';
 import { loadCri } from '../wire/cri/proto.js';
@@ -49,6 +48,7 @@ import { openPodPort } from './sandbox/port-forward.js';
 import { validateRequest, type ValidationEnv } from './validate/requests.js';
 import { readHostOffer } from './validate/host.js';
 import { daemonLeakAuditor } from './audit/daemon.js';
+import { startMetrics } from './metrics-wiring.js';
 
 export interface Daemon {
   readonly config: BerthConfig;
@@ -119,7 +119,6 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
     events: sandboxes.events,
     runtime,
     shims,
-    stats: createStatsSampler(cgroups),
     apparmor: new AppArmorProfiles(apparmorHost, config.state, log.child({ component: 'apparmor' })),
     host: await readHostFacts(),
   };
@@ -138,10 +137,12 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   const exitsWatcher = watchExits(containers);
   await recoverContainers(containers);
   shims.prestart(config.shim_spares);
+  const metrics = await startMetrics({ config, log: log.child({ component: 'metrics' }), cgroups, sandboxes, containers, images, streaming, shims });
+  containers.metrics = metrics.view;
 
   const cri = loadCri();
   const validationEnv: ValidationEnv = { seccompProfileRoots: config.seccomp_profile_roots, host: await readHostOffer() };
-  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS, validate: (method, req) => validateRequest(method, req, validationEnv) };
+  const rpcOpts: RpcOptions = { logger: log, quiet: QUIET_METHODS, validate: (method, req) => validateRequest(method, req, validationEnv), observe: metrics.observeRpc };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 });
   server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers('RuntimeService', cri.runtime.v1.RuntimeService.service, runtimeServiceImpl(services), rpcOpts));
   server.addService(cri.runtime.v1.ImageService.service, buildHandlers('ImageService', cri.runtime.v1.ImageService.service, imageServiceImpl({ images, containersDir: join(config.root, 'containers'), containersUsage: cachedDirUsage(join(config.root, 'containers')) }), rpcOpts));
@@ -186,6 +187,7 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
         admin.close();
         admin.closeAllConnections();
         await streaming.close();
+        await metrics.close();
         exitsWatcher.close();
         shims.stop();
         // Long-lived event streams end now; unary calls in flight may finish.

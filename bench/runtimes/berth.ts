@@ -21,6 +21,7 @@ export async function startBenchBerthd(): Promise<BenchRuntime> {
     client: b.client,
     dir: b.dir,
     pid: () => b.proc.pid ?? -1,
+    metricsUrl: () => b.metricsUrl(),
     logRoot: b.logRoot,
     cgroupParent,
     bridge: b.net.bridge,

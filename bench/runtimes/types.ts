@@ -18,6 +18,8 @@ export interface BenchRuntime {
   dir: string;
   /** The daemon's pid (berthd or containerd). */
   pid(): number;
+  /** berthd's Prometheus endpoint (the scrape scenario). */
+  metricsUrl?(): string | undefined;
   /** Pod log directories are created below this (berthd refuses others). */
   logRoot: string;
   /** Every pod's cgroup_parent is `<cgroupParent>/pod<uid>`; the bench creates and removes this directory. */

@@ -5,7 +5,7 @@
 // stats in one place (stats.ts). Nothing else in berthd builds a cgroup path.
 import { posix } from 'node:path';
 import { failedPrecondition, invalidArgument } from '../errors.js';
-import type { CgroupManager, CgroupResources, CgroupStats } from './common.js';
+import type { CgroupManager, CgroupResources, CgroupSnapshot, CgroupStats, SnapshotParts } from './common.js';
 import { resolveCgroupDriver, type CgroupDriverName, type CgroupDriverSetting } from './config.js';
 import { cgroupfsDriver, CreatedCgroups, type SettingsLike } from './cgroupfs.js';
 import { fromCriResources, toOciResources, type CriResources } from './convert.js';
@@ -63,6 +63,11 @@ export interface Cgroups {
   /** Stats of a cgroup; undefined when it does not exist (any more). */
   stats(path: string): Promise<CgroupStats | undefined>;
   pressure(path: string, resource: PsiResource): Promise<Pressure | undefined>;
+  /**
+   * One read of a cgroup's usage, limits and pressure (the metrics sampler, and through it
+   * the stats RPCs): undefined when it does not exist; other errors are thrown.
+   */
+  snapshot(path: string, parts?: SnapshotParts): CgroupSnapshot | undefined;
   /**
    * Live update: `runtimeUpdate` (runc/crun update, which also keeps a systemd scope's
    * properties in step) applies what the runtime knows; what it does not (hugepage limits)
@@ -154,6 +159,7 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
 
     open,
     stats,
+    snapshot: (path, parts) => open(path).snapshot(parts),
     pressure: async (path, resource) => {
       try {
         return await open(path).pressure(resource);

@@ -1,6 +1,9 @@
 // Stats of both hierarchies into one shape (common.ts CgroupStats). Pure: the managers
 // read the files and hand their text in, keyed by file name; a missing file is a missing key.
-import type { CgroupStats, CpuStats, HugetlbStats, IoDeviceStats, IoStats, MemoryStats, PidsStats } from './common.js';
+import type { CgroupLimits, CgroupStats, CpuStats, HugetlbStats, IoDeviceStats, IoStats, MemoryStats, PidsStats } from './common.js';
+import { weightToShares } from './convert.js';
+import * as v1cpuset from './v1/cpuset.js';
+import * as v2cpuset from './v2/cpuset.js';
 import * as v1blkio from './v1/blkio.js';
 import * as v1cpu from './v1/cpu.js';
 import * as v1cpuacct from './v1/cpuacct.js';
@@ -306,4 +309,104 @@ export const V2_STAT_FILES: readonly string[] = [
   v2pids.PIDS_CURRENT,
   v2pids.PIDS_MAX,
   v2io.IO_STAT,
+];
+
+function setLimit<K extends keyof CgroupLimits>(l: CgroupLimits, k: K, v: CgroupLimits[K] | undefined): void {
+  if (v !== undefined) l[k] = v;
+}
+
+const limitNumber = (text: string | undefined) => limitOf(parseSingle(text));
+
+function hugepageLimits(files: StatFiles, sizes: string[], fileOf: (size: string) => string): CgroupLimits['hugepages'] {
+  const out: CgroupLimits['hugepages'] = [];
+  for (const pageSize of sizes) {
+    const v = limitNumber(files[fileOf(pageSize)]);
+    if (v !== undefined) out.push({ pageSize, limit: v });
+  }
+  return out;
+}
+
+function cpuset(l: CgroupLimits, cpus: string | undefined, mems: string | undefined): void {
+  if (cpus !== undefined) {
+    l.cpusetCpus = cpus.trim();
+    setLimit(l, 'cpusetCpuCount', v1cpuset.cpuListCount(cpus));
+  }
+  if (mems !== undefined) l.cpusetMems = mems.trim();
+}
+
+/** cgroup v1 limits (cpu, cpuset, memory, pids, blkio, hugetlb files; hugetlb v2-named on hybrid hosts). */
+export function parseV1Limits(files: StatFiles): CgroupLimits {
+  const l: CgroupLimits = { hugepages: [] };
+  const q = parseSingle(files[v1cpu.CPU_CFS_QUOTA]);
+  if (q !== undefined) l.cpuQuotaUs = q === null || q < 0n ? null : Number(q);
+  const period = parseSingle(files[v1cpu.CPU_CFS_PERIOD]);
+  if (typeof period === 'bigint') l.cpuPeriodUs = Number(period);
+  const shares = parseSingle(files[v1cpu.CPU_SHARES]);
+  if (typeof shares === 'bigint') l.cpuShares = Number(shares);
+  cpuset(l, files[v1cpuset.CPUSET_CPUS], files[v1cpuset.CPUSET_MEMS]);
+  setLimit(l, 'memoryLimit', limitNumber(files[v1memory.MEMORY_LIMIT]));
+  setLimit(l, 'memoryReservation', limitNumber(files[v1memory.MEMORY_SOFT_LIMIT]));
+  setLimit(l, 'memorySwapLimit', limitNumber(files[v1memory.MEMORY_MEMSW_LIMIT]));
+  setLimit(l, 'pidsLimit', limitNumber(files[v1pids.PIDS_MAX]));
+  const throttle: NonNullable<CgroupLimits['blkioThrottle']> = {};
+  const dv = (k: keyof typeof throttle, file: string) => {
+    if (files[file] !== undefined) throttle[k] = v1blkio.parseDeviceValues(files[file]);
+  };
+  dv('readBps', v1blkio.BLKIO_THROTTLE_READ_BPS);
+  dv('writeBps', v1blkio.BLKIO_THROTTLE_WRITE_BPS);
+  dv('readIops', v1blkio.BLKIO_THROTTLE_READ_IOPS);
+  dv('writeIops', v1blkio.BLKIO_THROTTLE_WRITE_IOPS);
+  if (Object.keys(throttle).length > 0) l.blkioThrottle = throttle;
+  setLimit(l, 'ioWeight', v2io.parseIoWeight(files[v1blkio.BLKIO_WEIGHT]));
+  const names = Object.keys(files);
+  l.hugepages = [
+    ...hugepageLimits(files, v1hugetlb.hugetlbLimitPageSizes(names), v1hugetlb.hugetlbLimitFile),
+    ...hugepageLimits(files, v2hugetlb.hugetlbLimitPageSizes(names), v2hugetlb.hugetlbMaxFile),
+  ];
+  return l;
+}
+
+/** cgroup v2 limits: cpu.max, cpu.weight, effective cpusets, memory.max/min/swap.max, pids.max, io.max, io.weight, hugetlb.*.max. */
+export function parseV2Limits(files: StatFiles): CgroupLimits {
+  const l: CgroupLimits = { hugepages: hugepageLimits(files, v2hugetlb.hugetlbLimitPageSizes(Object.keys(files)), v2hugetlb.hugetlbMaxFile) };
+  const cm = v2cpu.parseCpuMax(files[v2cpu.CPU_MAX]);
+  if (cm) {
+    l.cpuQuotaUs = cm.quota;
+    l.cpuPeriodUs = cm.period;
+  }
+  const w = parseSingle(files[v2cpu.CPU_WEIGHT]);
+  if (typeof w === 'bigint') l.cpuShares = weightToShares(Number(w));
+  cpuset(l, files[v2cpuset.CPUSET_CPUS_EFFECTIVE], files[v2cpuset.CPUSET_MEMS_EFFECTIVE]);
+  const memLimit = limitNumber(files[v2memory.MEMORY_MAX]);
+  setLimit(l, 'memoryLimit', memLimit);
+  setLimit(l, 'memoryReservation', limitNumber(files[v2memory.MEMORY_MIN]));
+  const swap = limitNumber(files[v2memory.MEMORY_SWAP_MAX]);
+  if (swap !== undefined) l.memorySwapLimit = swap === null || memLimit === null || memLimit === undefined ? null : swap + memLimit;
+  setLimit(l, 'pidsLimit', limitNumber(files[v2pids.PIDS_MAX]));
+  if (files[v2io.IO_MAX] !== undefined) l.ioMax = v2io.parseIoMax(files[v2io.IO_MAX]);
+  setLimit(l, 'ioWeight', v2io.parseIoWeight(files[v2io.IO_WEIGHT]));
+  return l;
+}
+
+/** The files parseV1Limits reads, per v1 controller (hugetlb limit files are found by listing). */
+export const V1_LIMIT_FILES: Readonly<Record<string, readonly string[]>> = {
+  cpu: [v1cpu.CPU_CFS_QUOTA, v1cpu.CPU_CFS_PERIOD, v1cpu.CPU_SHARES],
+  cpuset: [v1cpuset.CPUSET_CPUS, v1cpuset.CPUSET_MEMS],
+  memory: [v1memory.MEMORY_LIMIT, v1memory.MEMORY_SOFT_LIMIT, v1memory.MEMORY_MEMSW_LIMIT],
+  pids: [v1pids.PIDS_MAX],
+  blkio: [v1blkio.BLKIO_THROTTLE_READ_BPS, v1blkio.BLKIO_THROTTLE_WRITE_BPS, v1blkio.BLKIO_THROTTLE_READ_IOPS, v1blkio.BLKIO_THROTTLE_WRITE_IOPS, v1blkio.BLKIO_WEIGHT],
+};
+
+/** The files parseV2Limits reads (hugetlb limit files are found by listing). */
+export const V2_LIMIT_FILES: readonly string[] = [
+  v2cpu.CPU_MAX,
+  v2cpu.CPU_WEIGHT,
+  v2cpuset.CPUSET_CPUS_EFFECTIVE,
+  v2cpuset.CPUSET_MEMS_EFFECTIVE,
+  v2memory.MEMORY_MAX,
+  v2memory.MEMORY_MIN,
+  v2memory.MEMORY_SWAP_MAX,
+  v2pids.PIDS_MAX,
+  v2io.IO_MAX,
+  v2io.IO_WEIGHT,
 ];

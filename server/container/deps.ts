@@ -18,7 +18,7 @@ import type { ShimPool } from '../runtime/shim-pool.js';
 import { conmonFiles } from '../runtime/files.js';
 import { readMinOomScoreAdj, parseKernelRelease } from '../oci/host.js';
 import { effectiveCapabilitiesFromStatus } from '../oci/capabilities.js';
-import type { StatsSampler } from './stats.js';
+import type { MetricsView } from '../../metrics/view.js';
 
 export interface HostFacts {
   minOomScoreAdj: number;
@@ -49,12 +49,12 @@ export interface ContainerDeps {
   runtime: RuntimeClient;
   /** berth-shims that run creates. */
   shims: ShimPool;
-  /** CPU-rate and writable-layer samples behind the stats RPCs. */
-  stats: StatsSampler;
   /** Loads and checks AppArmor profiles for CreateContainer (server/container/apparmor.ts). */
   apparmor: AppArmorProfiles;
   /** Read once at start-up (readHostFacts). */
   host: HostFacts;
+  /** The metrics samples the stats RPCs read (set by berthd once the sampler runs). */
+  metrics?: MetricsView;
 }
 
 export function containerPaths(config: BerthConfig, id: string): ContainerPaths {

@@ -73,7 +73,7 @@ export function runtimeServiceImpl(svc: DaemonServices): ServiceImpl<RuntimeServ
       ListContainerStats: (req) => listContainerStats(ct, req),
       PodSandboxStats: (req) => podSandboxStats(ct, req),
       ListPodSandboxStats: (req) => listPodSandboxStats(ct, req),
-      ListMetricDescriptors: () => listMetricDescriptors(),
+      ListMetricDescriptors: () => listMetricDescriptors(ct),
       ListPodSandboxMetrics: () => listPodSandboxMetrics(ct),
     },
     stream: {

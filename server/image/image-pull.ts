@@ -53,6 +53,8 @@ export interface PullResult {
   /** Bytes received from the registry by this pull (shared downloads count once). */
   bytesDownloaded: number;
   seconds: number;
+  /** Layers whose blobs were already in the content store (berth_image_layers_reused_total). */
+  layersReused: number;
 }
 
 const MAX_CONFIG_BYTES = 16 << 20;
@@ -224,6 +226,7 @@ export async function pullImage(ctx: ImageContext, refString: string, opts: Pull
       repoDigests: refs.filter((r) => r.kind === 'digest').map((r) => r.name),
       bytesDownloaded,
       seconds,
+      layersReused: manifest.layers.filter((l) => downloadedBefore.get(l.digest)).length,
     };
     emit({ type: 'pulled', ...result });
     return result;

@@ -31,6 +31,9 @@ export interface ShimPoolOptions {
   respawnAfterMs?: number;
 }
 
+/** Metrics hook (berth_shim_job_duration_seconds): called after each job with its seconds. */
+export type ShimJobObserver = (seconds: number) => void;
+
 type Pending = { resolve: (r: ShimResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 
 /** One berth-shim process and the jobs it is running; when it dies, every job still in it fails. */
@@ -119,6 +122,8 @@ export class ShimPool {
   private readonly maxJobs: number;
   private readonly lingerMs: number;
   private readonly respawnAfterMs: number;
+  /** Set by berthd's metrics wiring. */
+  onJobDone: ShimJobObserver | undefined;
 
   constructor(opts: ShimPoolOptions = {}) {
     this.command = opts.command ?? [process.execPath, SHIM];
@@ -136,11 +141,18 @@ export class ShimPool {
   /** Runs a job in a shim and returns its checked result; ShimDiedError when the shim died first. */
   async run(job: ShimJob, timeoutMs = 120_000): Promise<ShimResult> {
     const s = this.pick();
+    const started = process.hrtime.bigint();
     try {
       return await s.run(this.nextSeq++, job, timeoutMs);
     } finally {
       this.jobDone(s);
+      this.onJobDone?.(Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  /** Idle spares and jobs running now (berth_shim_spares, berth_shim_jobs_in_flight). */
+  stats(): { spares: number; jobsInFlight: number } {
+    return { spares: this.shims.filter((s) => s.usable && s.pending.size === 0).length, jobsInFlight: this.shims.reduce((n, s) => n + s.pending.size, 0) };
   }
 
   /** berthd shutting down: idle shims (ours) are killed by their pids; busy ones finish their jobs and exit. */

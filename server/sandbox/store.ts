@@ -72,6 +72,11 @@ export class PodSandboxStore {
     return [...this.byId.values()].map((r) => structuredClone(r));
   }
 
+  /** The records themselves, not copies, for readers that change nothing (the metrics sampler, every round). */
+  all(): ReadonlyArray<Readonly<SandboxRecord>> {
+    return [...this.byId.values()];
+  }
+
   ids(): string[] {
     return [...this.byId.keys()];
   }

@@ -72,6 +72,11 @@ export class StreamingServer {
     return `${this.baseUrl}/${req.kind}/${token}`;
   }
 
+  /** Open streaming connections (berth_streaming_sessions). */
+  get sessions(): number {
+    return this.sockets.size;
+  }
+
   /** Stops listening and closes every streaming connection. */
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();

@@ -13,7 +13,8 @@
 // AppArmor (on in the guest): a container that asks for nothing runs under berth-default,
 // Localhost applies a profile the tier loads, Unconfined none, and a profile that is not
 // loaded is refused.
-// The container's cgroup files are copied to /results for the unit tests' v2 fixtures.
+// The container's cgroup files are copied to /results for the unit tests' v2 fixtures. The
+// metrics endpoint shows an io.max limit set through the unified map, and the PSI families.
 // With `--install TARBALL` (main.js tier --release …, as CI runs it), the same boot then runs
 // test/system/node-install.js on that release: `berth node install` for real under systemd,
 // a pod through the conformance suite's CRI client, a container surviving `systemctl restart
@@ -172,11 +173,35 @@ const CHECKS = [
   'OOM kill: exit 137, reason OOMKilled',
   'stop and remove leave no cgroup, conmon or pod cgroup',
   'AppArmor: RuntimeDefault unless asked otherwise, Localhost and Unconfined as asked',
+  'metrics endpoint: an io.max limit from the unified map, limits and pressure families',
 ];
 
 /** A Localhost profile the tier loads for the AppArmor check (complain mode: it only names). */
 const TEST_PROFILE = 'berth-guest-test';
 const TEST_PROFILE_FILE = `/run/${TEST_PROFILE}.apparmor`;
+
+/** The first whole disk of the guest ("254:0"): io.max takes disks, not partitions. */
+async function wholeDisk(): Promise<string> {
+  for (const line of (await readFile('/proc/partitions', 'utf8')).split('\n').slice(2)) {
+    const [major, minor, , name] = line.trim().split(/\s+/);
+    if (name && major && minor && !existsSync(`/sys/dev/block/${major}:${minor}/partition`) && !/^(loop|zram|ram)/.test(name)) return `${major}:${minor}`;
+  }
+  throw new CheckFailed('no whole block device in /proc/partitions');
+}
+
+/** Polls the metrics endpoint until every pattern matches (a new container shows at the next sampling round). */
+async function scrapeUntil(b: TestBerthd, patterns: RegExp[], ms = WAIT_MS): Promise<string> {
+  const url = b.metricsUrl();
+  assert(url, 'berthd serves no metrics endpoint');
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const text = await (await fetch(url)).text();
+    const missing = patterns.filter((p) => !p.test(text));
+    if (missing.length === 0) return text;
+    if (Date.now() > deadline) throw new CheckFailed(`the scrape lacks ${missing.map(String).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
 
 async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void> {
   const parent = c.cgroupParent();
@@ -216,7 +241,7 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
     }
   });
   if (!ok) {
-    skip(c.name, [...CHECKS.slice(1, 5), CHECKS[6]!], 'no running container');
+    skip(c.name, [...CHECKS.slice(1, 5), CHECKS[7]!], 'no running container');
   } else {
     await check(c.name, CHECKS[1]!, async () => {
       cgDir = await cgroupOfPid(pid);
@@ -269,6 +294,38 @@ async function runConfig(c: Config, b: TestBerthd, image: string): Promise<void>
       const ps = (await b.client.call('PodSandboxStats', { pod_sandbox_id: podId })).stats;
       eq(ps.attributes?.id, podId, 'pod stats id');
       assert(ps.linux?.cpu && BigInt(ps.linux.cpu.usage_core_nano_seconds?.value ?? '0') > 0n, `no pod CPU usage: ${JSON.stringify(ps.linux?.cpu)}`);
+    });
+    await check(c.name, CHECKS[7]!, async () => {
+      // CRI has no I/O fields: on v2 the limit comes through the unified map, and the
+      // endpoint reads it back from the container's io.max.
+      const disk = await wholeDisk();
+      const io = {
+        metadata: { name: 'iolimited', attempt: 0 },
+        image: { image },
+        command: ['/bin/sh', '-c', 'sleep 100000'],
+        log_path: 'iolimited/0.log',
+        linux: { resources: { memory_limit_in_bytes: String(32 * MiB), unified: { 'io.max': `${disk} rbps=1048576 wiops=120` } } },
+      };
+      const id = (await b.client.call('CreateContainer', { pod_sandbox_id: podId, config: io, sandbox_config: config }, { timeoutMs: WAIT_MS })).container_id;
+      try {
+        await b.client.call('StartContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+        const [major, minor] = disk.split(':');
+        const dev = `major="${major}",minor="${minor}"`;
+        const sel = (name: string) => new RegExp(`^${name}\\{container="iolimited",[^}]*\\} `, 'm');
+        const text = await scrapeUntil(b, [
+          new RegExp(`^container_spec_fs_read_bytes_per_second_limit\\{container="iolimited",[^}]*${dev}\\} 1048576$`, 'm'),
+          new RegExp(`^container_spec_fs_writes_per_second_limit\\{container="iolimited",[^}]*${dev}\\} 120$`, 'm'),
+          new RegExp(`^container_spec_memory_limit_bytes\\{container="iolimited",[^}]*\\} ${32 * MiB}$`, 'm'),
+          new RegExp(`^container_spec_cpu_quota\\{container="limited",[^}]*\\} 100000$`, 'm'),
+          sel('container_pressure_cpu_waiting_seconds_total'),
+          sel('container_pressure_memory_stalled_seconds_total'),
+          sel('container_pressure_io_waiting_seconds_total'),
+        ]);
+        assert(!/^container_spec_fs_write_bytes_per_second_limit\{container="iolimited"/m.test(text), 'wbps=max shows no write-bandwidth series');
+      } finally {
+        await b.client.call('StopContainer', { container_id: id, timeout: 0 }, { timeoutMs: WAIT_MS });
+        await b.client.call('RemoveContainer', { container_id: id }, { timeoutMs: WAIT_MS });
+      }
     });
     await check(c.name, CHECKS[4]!, async () => {
       const hog = {

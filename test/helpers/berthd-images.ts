@@ -20,7 +20,7 @@ export interface BerthdTestContext {
   image: string;
 }
 
-export async function startBerthdWithImages(specs: Record<string, ImageSpec>): Promise<BerthdWithImages> {
+export async function startBerthdWithImages(specs: Record<string, ImageSpec>, opts: Parameters<typeof startBerthd>[0] = {}): Promise<BerthdWithImages> {
   const reg = await startRegistry();
   let b: TestBerthd | undefined;
   try {
@@ -29,7 +29,7 @@ export async function startBerthdWithImages(specs: Record<string, ImageSpec>): P
       await pushImage(reg.url, `test/${name}`, 'v1', await buildImage(spec));
       images[name] = `${reg.host}/test/${name}:v1`;
     }
-    b = await startBerthd();
+    b = await startBerthd(opts);
     for (const image of Object.values(images)) await b.client.call('PullImage', { image: { image } }, { service: 'image' });
     return { b, reg, images };
   } catch (e) {

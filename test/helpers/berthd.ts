@@ -45,6 +45,8 @@ export interface TestBerthd {
   client: CriClient;
   proc: ChildProcess;
   stderr: () => string;
+  /** The Prometheus endpoint's URL, from berthd's log (undefined when it serves none). */
+  metricsUrl(): string | undefined;
   /** Extra flags given at start (kept for restarts). */
   args: string[];
   start(): Promise<void>;
@@ -112,6 +114,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
     client: undefined as unknown as CriClient,
     proc: undefined as unknown as ChildProcess,
     stderr: () => out,
+    metricsUrl: () => /"url":"(https?:\/\/[^"]+)"[^\n]*serving Prometheus metrics|serving Prometheus metrics[^\n]*"url":"(https?:\/\/[^"]+)"/.exec(out)?.slice(1).find(Boolean),
     args: opts.args ?? [],
     async start() {
       const args = [
@@ -125,6 +128,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
         '--cni-conf-dir', net.confDir,
         '--log-level', 'debug',
         '--shutdown-timeout', '5',
+        '--metrics-address', '127.0.0.1:0', // a free port: tests run side by side
         ...t.args,
       ];
       await writeFile(join(dir, 'none.toml'), `# test: embedded defaults + flags\n${opts.configToml ?? ''}\n`);

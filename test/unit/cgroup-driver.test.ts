@@ -5,7 +5,7 @@
 // the cgroupfs driver's shared parents on a temp v1 tree; the manager reading a container's
 // cgroup from /proc/<pid>/cgroup (crun's child of the scope), refusing path-form parents
 // under systemd, and splitting a live update between the runtime and the cgroup files; the
-// stats sampler pruning samples of containers and pods that are gone; OOM kills told by the
+// OOM kills told by the
 // cgroup (or its parent) when conmon's marker is missing.
 import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,9 +19,6 @@ import { createCgroups } from '../../server/cgroups/manager.js';
 import { expandSlice } from '../../server/cgroups/paths.js';
 import { sliceAncestry, systemdPathOf } from '../../server/cgroups/systemd.js';
 import type { CommandRunner } from '../../server/cgroups/systemd-client.js';
-import { createStatsSampler } from '../../server/container/stats.js';
-import type { ContainerRecord } from '../../server/container/types.js';
-import type { SandboxRecord } from '../../server/sandbox/types.js';
 
 const V2: CgroupLayout = { mode: 'v2', v1: {}, unified: '/sys/fs/cgroup', unifiedControllers: ['cpu', 'memory', 'pids'] };
 const HYBRID: CgroupLayout = { mode: 'hybrid', v1: { memory: '/sys/fs/cgroup/memory' }, unified: '/sys/fs/cgroup/unified', systemdHierarchy: '/sys/fs/cgroup/systemd' };
@@ -262,29 +259,6 @@ test('updateContainer: the runtime gets what it knows; hugepage limits go to the
 
   const v1 = createCgroups({ layout: V1, systemd: false }, { setting: 'cgroupfs', settings: settings() });
   await t.throwsAsync(v1.updateContainer({ cgroupsPath: '/x', pid: 0 }, { ...res, hugepage_limits: [], unified: { 'memory.high': '1' } }, async () => undefined), { message: /needs cgroup v2/ });
-});
-
-test('stats sampler: samples of containers and pods that are gone are pruned', async (t) => {
-  const upper = mkdtempSync(join(tmpdir(), 'berth-upper-'));
-  t.teardown(() => rmSync(upper, { recursive: true, force: true }));
-  let usage = 1_000_000_000n;
-  const fake = {
-    containerPath: async () => '/x',
-    stats: async () => ({ cpu: { usageNs: (usage += 500_000_000n) } }),
-  } as unknown as Parameters<typeof createStatsSampler>[0];
-  const sampler = createStatsSampler(fake);
-  const rec = (id: string) => ({ id, pid: 1, cgroupsPath: '/x', sandboxId: 'p1', paths: { upper }, config: { metadata: { name: id } } }) as unknown as ContainerRecord;
-  const pod = { id: 'p1', runtime: { cgroup: { path: '/p1', created: [] } }, config: { metadata: { name: 'p1' } } } as unknown as SandboxRecord;
-  const first = await sampler.pod(pod, [rec('c1'), rec('c2')]);
-  t.is(first.linux?.cpu?.usage_nano_cores, null, 'no rate before a second sample');
-  const second = await sampler.pod(pod, [rec('c1'), rec('c2')]);
-  t.truthy(second.linux?.cpu?.usage_nano_cores);
-  t.true(sampler.size() > 0);
-  sampler.prune(new Set(['c1']), new Set(['p1']));
-  const kept = sampler.size();
-  sampler.prune(new Set(), new Set());
-  t.true(kept > 0);
-  t.is(sampler.size(), 0, 'nothing of c1, c2 or p1 is left');
 });
 
 test('oomKilled: the cgroup\'s OOM-kill count while it exists, else a rise of its parent\'s, else (systemd) the scope\'s Result', async (t) => {

@@ -107,3 +107,14 @@ test('wire/ and hostutil/ depend only on each other and packages', (t) => {
 test("berthd never reaches the SPDY client dialer (it is the suite's and the tests')", (t) => {
   t.deepEqual(violations(['server', 'shim', 'cli'], (f) => f === 'wire/spdy/dial.ts'), []);
 });
+
+test('metrics/ reaches the cgroup readers (server/cgroups) and no handler: server reads the sampler, not the other way round', (t) => {
+  // The CRI, admin and streaming handlers and berthd's wiring; server/cgroups and the small
+  // modules it uses (errors, exec, keyed-mutex, oci types) are what metrics/ may read.
+  const handler = (f: string) =>
+    ['server/container', 'server/sandbox', 'server/image', 'server/cri', 'server/streaming', 'server/status', 'server/runtime', 'server/store'].some((d) => under(d)(f)) ||
+    ['server/daemon.ts', 'server/admin.ts', 'server/metrics-wiring.ts'].includes(f);
+  t.true([...reachable('metrics/cgroup-source.ts').keys()].some(under('server/cgroups')), 'the sampler reads the cgroup manager');
+  t.true(handler('server/container/stats.ts') && !handler('server/cgroups/manager.ts'));
+  t.deepEqual(violations(['metrics'], handler), []);
+});

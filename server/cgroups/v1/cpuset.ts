@@ -12,3 +12,17 @@ export function cpusetWrites(r: CgroupResources): CgroupWrite<'cpuset'>[] {
   if (r.cpusetMems) out.push({ controller: 'cpuset', file: CPUSET_MEMS, value: r.cpusetMems });
   return out;
 }
+
+/** A cpuset list ("0-3,8,10-11") → how many CPUs (or memory nodes) it names; "" → 0; undefined when garbled. */
+export function cpuListCount(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  if (t === '') return 0;
+  let n = 0;
+  for (const part of t.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    n += m[2] === undefined ? 1 : Number(m[2]) - Number(m[1]) + 1;
+  }
+  return n;
+}

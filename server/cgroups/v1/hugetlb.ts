@@ -14,3 +14,8 @@ export function hugetlbPageSizes(files: readonly string[]): string[] {
 export function hugetlbWrites(r: CgroupResources): CgroupWrite<'hugetlb'>[] {
   return (r.hugepageLimits ?? []).map((h) => ({ controller: 'hugetlb', file: hugetlbLimitFile(h.pageSize), value: String(h.limit) }));
 }
+
+/** Page sizes that have limit files among the given file names. */
+export function hugetlbLimitPageSizes(files: readonly string[]): string[] {
+  return files.flatMap((f) => /^hugetlb\.([0-9]+[KMGTP]B)\.limit_in_bytes$/.exec(f)?.slice(1, 2) ?? []);
+}

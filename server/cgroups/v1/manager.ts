@@ -3,10 +3,12 @@
 // controllers are driven with their v2 files there.
 import { join, posix } from 'node:path';
 import { failedPrecondition } from '../../errors.js';
-import type { CgroupManager, CgroupResources, CgroupStats, CgroupWrite, V1Controller } from '../common.js';
+import type { CgroupManager, CgroupResources, CgroupSnapshot, CgroupStats, CgroupWrite, SnapshotParts, V1Controller } from '../common.js';
 import { v1Writes } from '../convert.js';
-import { applyWrites, listControls, makeCgroupDir, parseProcs, readControl, removeCgroupDir, writeControl } from '../fs.js';
-import { parseSingle, parseV1Stats, parseV2Stats, V1_STAT_FILES } from '../stats.js';
+import { applyWrites, listControlsSync, makeCgroupDir, parseProcs, readControl, readControlSync, removeCgroupDir, writeControl } from '../fs.js';
+import { parseSingle, parseV1Limits, parseV1Stats, parseV2Stats, V1_LIMIT_FILES, V1_STAT_FILES } from '../stats.js';
+import { pressureSync, readFilesSync } from '../v2/manager.js';
+import { CPUACCT_STAT, CPUACCT_USAGE_SYS, CPUACCT_USAGE_USER } from './cpuacct.js';
 import { hugetlbMaxFile } from '../v2/hugetlb.js';
 import { CPUSET_CPUS, CPUSET_MEMS } from './cpuset.js';
 import { MEMORY_LIMIT, MEMORY_MEMSW_LIMIT } from './memory.js';
@@ -84,6 +86,47 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
     return dir === undefined ? [] : parseProcs(await readControl(dir, 'cgroup.procs'));
   }
 
+  /**
+   * The one reader of this cgroup's files (stats() and the metrics sampler). On hybrid hosts
+   * the hugetlb controller and PSI live on the cgroup2 side (v2 file names).
+   */
+  function snapshot(parts: SnapshotParts = {}): CgroupSnapshot | undefined {
+    const procs = readControlSync(dirOf('pids') ?? dirOf('memory') ?? dirOf('cpu') ?? dirs()[0], 'cgroup.procs');
+    const files: Record<string, string> = {};
+    for (const [controller, names] of Object.entries(V1_STAT_FILES)) {
+      const dir = dirOf(controller);
+      // cpuacct.stat (ticks) only where the kernel lacks usage_user/usage_sys.
+      readFilesSync(dir, names.filter((n) => n !== CPUACCT_STAT), files);
+      if (controller === 'cpuacct' && (files[CPUACCT_USAGE_USER] === undefined || files[CPUACCT_USAGE_SYS] === undefined)) readFilesSync(dir, [CPUACCT_STAT], files);
+    }
+    const hugeDir = dirOf('hugetlb');
+    const hybridHuge = hugeDir === undefined && onUnified('hugetlb') ? unifiedDir : undefined;
+    const hugeNames = listControlsSync(hugeDir ?? hybridHuge).filter((n) => n.startsWith('hugetlb.'));
+    const isLimit = (n: string) => n.endsWith('.limit_in_bytes') || n.endsWith('.max');
+    // A cgroup always has cgroup.procs; a tree made by tests may have only stat files.
+    if (procs === undefined && Object.keys(files).length === 0) return undefined;
+    let stats: CgroupStats;
+    if (hybridHuge) {
+      stats = parseV1Stats(files);
+      const h = parseV2Stats(readFilesSync(hybridHuge, hugeNames.filter((n) => !isLimit(n)))).hugetlb;
+      if (h) stats.hugetlb = h;
+    } else {
+      stats = parseV1Stats(readFilesSync(hugeDir, hugeNames.filter((n) => !isLimit(n)), files));
+    }
+    const out: CgroupSnapshot = { stats, procs: parseProcs(procs) };
+    if (parts.limits) {
+      // Files both sides use (pids.max, memory.limit_in_bytes) are read once.
+      for (const [controller, names] of Object.entries(V1_LIMIT_FILES)) readFilesSync(dirOf(controller), names.filter((n) => files[n] === undefined), files);
+      readFilesSync(hugeDir ?? hybridHuge, hugeNames.filter(isLimit), files);
+      out.limits = parseV1Limits(files);
+    }
+    if (parts.pressure && unifiedDir) {
+      const p = pressureSync(unifiedDir);
+      if (p) out.pressure = p;
+    }
+    return out;
+  }
+
   return {
     version: 1,
     path,
@@ -139,36 +182,10 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
     pids,
 
     async stats(): Promise<CgroupStats> {
-      const files: Record<string, string> = {};
-      for (const [controller, names] of Object.entries(V1_STAT_FILES)) {
-        const dir = dirOf(controller);
-        if (dir === undefined) continue;
-        for (const name of names) {
-          const text = await readControl(dir, name);
-          if (text !== undefined) files[name] = text;
-        }
-      }
-      const hugeDir = dirOf('hugetlb');
-      if (hugeDir !== undefined) {
-        for (const name of await listControls(hugeDir)) {
-          if (!name.startsWith('hugetlb.')) continue;
-          const text = await readControl(hugeDir, name);
-          if (text !== undefined) files[name] = text;
-        }
-      }
-      const stats = parseV1Stats(files);
-      if (onUnified('hugetlb') && unifiedDir && (await unifiedExists())) {
-        const unifiedFiles: Record<string, string> = {};
-        for (const name of await listControls(unifiedDir)) {
-          if (!name.startsWith('hugetlb.')) continue;
-          const text = await readControl(unifiedDir, name);
-          if (text !== undefined) unifiedFiles[name] = text;
-        }
-        const h = parseV2Stats(unifiedFiles).hugetlb;
-        if (h) stats.hugetlb = h;
-      }
-      return stats;
+      return snapshot()?.stats ?? {};
     },
+
+    snapshot,
 
     async pressure() {
       return undefined;

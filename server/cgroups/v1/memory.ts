@@ -5,6 +5,8 @@ export const MEMORY_LIMIT = 'memory.limit_in_bytes';
 /** memory + swap; present only when the kernel does swap accounting. */
 export const MEMORY_MEMSW_LIMIT = 'memory.memsw.limit_in_bytes';
 export const MEMORY_USAGE = 'memory.usage_in_bytes';
+/** The reservation (kubelet's memory request on v1 is not written here; operators may). */
+export const MEMORY_SOFT_LIMIT = 'memory.soft_limit_in_bytes';
 export const MEMORY_MAX_USAGE = 'memory.max_usage_in_bytes';
 export const MEMORY_MEMSW_USAGE = 'memory.memsw.usage_in_bytes';
 export const MEMORY_FAILCNT = 'memory.failcnt';

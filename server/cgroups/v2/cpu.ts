@@ -23,3 +23,11 @@ export function cpuWrites(v: { weight?: number; quota?: number; period?: number 
   if (max !== undefined) out.push({ controller: 'cpu', file: CPU_MAX, value: max });
   return out;
 }
+
+/** cpu.max back: "max 100000" or "50000 100000" → quota (null = no limit) and period, in µs. */
+export function parseCpuMax(text: string | undefined): { quota: number | null; period: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(max|\d+)\s+(\d+)\s*$/.exec(text.trim());
+  if (!m) return undefined;
+  return { quota: m[1] === 'max' ? null : Number(m[1]), period: Number(m[2]) };
+}

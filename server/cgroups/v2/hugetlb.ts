@@ -13,3 +13,8 @@ export function hugetlbPageSizes(files: readonly string[]): string[] {
 export function hugetlbWrites(r: CgroupResources): CgroupWrite<'hugetlb'>[] {
   return (r.hugepageLimits ?? []).map((h) => ({ controller: 'hugetlb', file: hugetlbMaxFile(h.pageSize), value: String(h.limit) }));
 }
+
+/** Page sizes that have limit files among the given file names. */
+export function hugetlbLimitPageSizes(files: readonly string[]): string[] {
+  return files.flatMap((f) => /^hugetlb\.([0-9]+[KMGTP]B)\.max$/.exec(f)?.slice(1, 2) ?? []);
+}

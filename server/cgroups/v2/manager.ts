@@ -1,12 +1,12 @@
 // cgroup v2 manager: one directory in the unified hierarchy. Controllers must be enabled in
 // every ancestor's cgroup.subtree_control before their files appear in the child.
 import { join, posix } from 'node:path';
-import type { CgroupManager, CgroupResources, CgroupStats } from '../common.js';
+import type { CgroupManager, CgroupResources, CgroupSnapshot, CgroupStats, SnapshotParts } from '../common.js';
 import { v2ControllerOf, v2Writes } from '../convert.js';
-import { applyWrites, listControls, makeCgroupDir, parseProcs, readControl, removeCgroupDir, writeControl } from '../fs.js';
-import { parseV2Stats, V2_STAT_FILES } from '../stats.js';
+import { applyWrites, listControlsSync, makeCgroupDir, parseProcs, readControl, readControlSync, removeCgroupDir, writeControl } from '../fs.js';
+import { parseV2Limits, parseV2Stats, V2_LIMIT_FILES, V2_STAT_FILES } from '../stats.js';
 import { MEMORY_SWAP_MAX } from './memory.js';
-import { readPressure, type PsiResource } from './psi.js';
+import { readPressure, readPressureSync, type PsiResource } from './psi.js';
 
 /** Controllers berth wants for a container cgroup, when the host offers them. */
 const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
@@ -72,14 +72,10 @@ export function createV2Manager(opts: V2ManagerOptions): CgroupManager {
     },
 
     async stats(): Promise<CgroupStats> {
-      const files: Record<string, string> = {};
-      const names = [...V2_STAT_FILES, ...(await listControls(dir)).filter((n) => n.startsWith('hugetlb.'))];
-      for (const name of names) {
-        const text = await readControl(dir, name);
-        if (text !== undefined) files[name] = text;
-      }
-      return parseV2Stats(files);
+      return snapshotV2(dir)?.stats ?? {};
     },
+
+    snapshot: (parts) => snapshotV2(dir, parts),
 
     pressure(resource: PsiResource) {
       return readPressure(dir, resource);
@@ -89,4 +85,45 @@ export function createV2Manager(opts: V2ManagerOptions): CgroupManager {
       await removeDir(dir);
     },
   };
+}
+
+/** The files of `names` that exist in `dir`, into `files`. */
+export function readFilesSync(dir: string | undefined, names: readonly string[], files: Record<string, string> = {}): Record<string, string> {
+  for (const name of names) {
+    const text = readControlSync(dir, name);
+    if (text !== undefined) files[name] = text;
+  }
+  return files;
+}
+
+/** PSI of the three resources in a cgroup2 directory; undefined when it has none. */
+export function pressureSync(dir: string | undefined): CgroupSnapshot['pressure'] {
+  const out: NonNullable<CgroupSnapshot['pressure']> = {};
+  for (const r of ['cpu', 'memory', 'io'] as const) {
+    const p = readPressureSync(dir, r);
+    // The three are cgroup core files, present together: no cpu.pressure (no such cgroup2
+    // directory on a hybrid host, or PSI off) means none.
+    if (!p && r === 'cpu') return undefined;
+    if (p) out[r] = p;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function snapshotV2(dir: string, parts: SnapshotParts = {}): CgroupSnapshot | undefined {
+  const procs = readControlSync(dir, 'cgroup.procs');
+  const hugetlb = listControlsSync(dir).filter((n) => n.startsWith('hugetlb.'));
+  const files = readFilesSync(dir, [...V2_STAT_FILES, ...hugetlb.filter((n) => !n.endsWith('.max'))]);
+  // A cgroup always has cgroup.procs; a tree made by tests may have only stat files.
+  if (procs === undefined && Object.keys(files).length === 0) return undefined;
+  const out: CgroupSnapshot = { stats: parseV2Stats(files), procs: parseProcs(procs) };
+  if (parts.limits) {
+    // Files both sides use (memory.max, pids.max) are read once.
+    readFilesSync(dir, [...V2_LIMIT_FILES, ...hugetlb.filter((n) => n.endsWith('.max'))].filter((n) => files[n] === undefined), files);
+    out.limits = parseV2Limits(files);
+  }
+  if (parts.pressure) {
+    const p = pressureSync(dir);
+    if (p) out.pressure = p;
+  }
+  return out;
 }

@@ -4,6 +4,8 @@ import type { CgroupWrite } from '../common.js';
 export const MEMORY_MAX = 'memory.max';
 export const MEMORY_SWAP_MAX = 'memory.swap.max';
 export const MEMORY_CURRENT = 'memory.current';
+/** Protected memory: cAdvisor reports it as the reservation. */
+export const MEMORY_MIN = 'memory.min';
 export const MEMORY_PEAK = 'memory.peak';
 export const MEMORY_SWAP_CURRENT = 'memory.swap.current';
 export const MEMORY_STAT = 'memory.stat';

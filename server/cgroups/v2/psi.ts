@@ -4,7 +4,7 @@
 //   some avg10=0.12 avg60=0.05 avg300=0.01 total=123456
 // avg* are percentages over 10/60/300 s; total is stalled time in µs. Read only; the
 // metrics sampler exports them. v1 has no per-cgroup PSI.
-import { readControl } from '../fs.js';
+import { readControl, readControlSync } from '../fs.js';
 
 export const PSI_FILES = { cpu: 'cpu.pressure', memory: 'memory.pressure', io: 'io.pressure' } as const;
 export type PsiResource = keyof typeof PSI_FILES;
@@ -55,6 +55,18 @@ export async function readPressure(dir: string, resource: PsiResource): Promise<
     text = await readControl(dir, PSI_FILES[resource]);
   } catch (err) {
     // A kernel booted with psi=0 keeps the files but refuses reads.
+    if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return undefined;
+    throw err;
+  }
+  return text === undefined ? undefined : parsePressure(text);
+}
+
+/** The same, synchronously, for the managers' snapshot (see fs.ts readControlSync). */
+export function readPressureSync(dir: string | undefined, resource: PsiResource): Pressure | undefined {
+  let text: string | undefined;
+  try {
+    text = readControlSync(dir, PSI_FILES[resource]);
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return undefined;
     throw err;
   }

@@ -1,0 +1,376 @@
+// The sampler: one round reads every pod's and container's cgroup (usage, limits,
+// pressure), processes, writable layer and pod network counters into a Sample with its
+// timestamp. The scrape, ListPodSandboxMetrics and the CRI stats RPCs all read the cached
+// Sample, so they never disagree and never wait on each other. Rounds run on an interval
+// (config metrics.interval_seconds, default 10 s) or, with 0, on demand (a caller gets the
+// last round when it is younger than a second; concurrent callers share one round).
+// A target whose reads fail or take too long is left out of the round and counted.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readlink, stat, statfs } from 'node:fs/promises';
+import { dirUsage } from '../hostutil/fs-usage.js';
+import type { CgroupReading, CgroupSource } from './cgroup-source.js';
+import { readControlSync } from '../server/cgroups/fs.js';
+import { parseNetDev, parseThreads, type NetCounter } from './host-files.js';
+import type { MetricSet } from './sets.js';
+
+/** The labels cAdvisor puts on every container series (pod-level series: container, image and name are ""). */
+export interface TargetLabels {
+  container: string;
+  id: string;
+  image: string;
+  name: string;
+  namespace: string;
+  pod: string;
+}
+
+/** Something to sample: a pod (its own cgroup, its network) or a container. */
+export interface MetricTarget {
+  /** Container id, or "pod:<sandbox id>". */
+  key: string;
+  kind: 'pod' | 'container';
+  podId: string;
+  /** The cgroup path below the hierarchy root; undefined for a pod without a cgroup of its own. */
+  cgroupPath?: string;
+  /**
+   * A container: where its process is, resolved through the cgroup manager (once per process;
+   * the id label then names that cgroup, as cAdvisor's does).
+   */
+  cgroupRef?: { cgroupsPath: string; pid: number };
+  labels: TargetLabels;
+  /** Seconds since the epoch (container start, pod creation). */
+  startTime: number;
+  /** A container's writable layer (overlay upper dir). */
+  upperDir?: string;
+  /** A pod's interfaces: the name inside the pod and the host side of its veth. */
+  interfaces?: { ifname: string; hostIf: string }[];
+}
+
+export interface TargetSource {
+  targets(): MetricTarget[];
+  /** The filesystem holding the writable layers (for limit/inode totals). */
+  layersRoot: string;
+}
+
+export interface ProcessCounts {
+  processes: number;
+  threads: number;
+  fds: number;
+  sockets: number;
+}
+
+export interface TargetSample {
+  target: MetricTarget;
+  /** Milliseconds since the epoch, when this target was read. */
+  ts: number;
+  cgroup?: CgroupReading;
+  /** CPU rate against the previous round, in nanocores. */
+  cpuNanoCores?: bigint;
+  processes?: ProcessCounts;
+  writable?: { bytes: bigint; inodes: bigint };
+  net?: { ifname: string; counters: Record<NetCounter, number> }[];
+}
+
+export interface FsTotals {
+  device: string;
+  capacityBytes: number;
+  inodesTotal: number;
+  inodesFree: number;
+  availableBytes: number;
+}
+
+export interface Sample {
+  /** Milliseconds since the epoch at the start of the round. */
+  ts: number;
+  targets: Map<string, TargetSample>;
+  fs?: FsTotals;
+  /** Block device names ("/dev/sda") by "major:minor", for the devices the round saw. */
+  devices: Map<string, string>;
+}
+
+export interface SamplerHooks {
+  /** A target left out of a round (reason: "timeout" or "error"). */
+  readError?(reason: 'timeout' | 'error', key: string, err?: unknown): void;
+  /** A finished round: wall seconds and berthd CPU seconds it took (approximate: the process's CPU over the round). */
+  round?(seconds: number, cpuSeconds: number, targets: number): void;
+}
+
+export interface SamplerOptions {
+  /** 0 = on demand. */
+  intervalMs: number;
+  include: ReadonlySet<MetricSet>;
+  /** Per-target read budget. */
+  timeoutMs?: number;
+  /** Targets read at once. */
+  concurrency?: number;
+  hooks?: SamplerHooks;
+}
+
+const ON_DEMAND_FRESH_MS = 1000;
+/** A writable-layer walk is not free: reused for a minute, as cAdvisor's fsHandler does. */
+const WRITABLE_TTL_MS = 60_000;
+
+class Timeout extends Error {}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Timeout()), ms)))]).finally(() => clearTimeout(timer));
+}
+
+// procfs and sysfs reads are synchronous for the reason given in cgroup-source.ts.
+function processCounts(pids: number[]): ProcessCounts {
+  const c: ProcessCounts = { processes: pids.length, threads: 0, fds: 0, sockets: 0 };
+  for (const pid of pids) {
+    try {
+      // The cgroup manager's kernel-file reader: open, one read, close.
+      c.threads += parseThreads(readControlSync(`/proc/${pid}`, 'status') ?? '') ?? 0;
+      const fds = readdirSync(`/proc/${pid}/fd`);
+      c.fds += fds.length;
+      for (const fd of fds) {
+        let link = '';
+        try {
+          link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          /* closed meanwhile */
+        }
+        if (link.startsWith('socket:')) c.sockets++;
+      }
+    } catch {
+      /* the process exited while we looked */
+    }
+  }
+  return c;
+}
+
+/** Every host interface's counters from one read of /proc/net/dev (berthd's, the host's, network namespace). */
+function hostNetCounters(): Map<string, Record<NetCounter, number>> {
+  try {
+    return parseNetDev(readFileSync('/proc/net/dev', 'utf8'));
+  } catch {
+    return new Map();
+  }
+}
+
+async function blockDeviceName(major: number, minor: number): Promise<string> {
+  try {
+    const link = await readlink(`/sys/dev/block/${major}:${minor}`);
+    return `/dev/${link.split('/').pop()}`;
+  } catch {
+    return `${major}:${minor}`;
+  }
+}
+
+/** Name of a block device by major:minor (cached: device names do not change under a running berthd). */
+export const deviceNames = new Map<string, Promise<string>>();
+export function deviceName(major: number, minor: number): Promise<string> {
+  const k = `${major}:${minor}`;
+  let p = deviceNames.get(k);
+  if (!p) deviceNames.set(k, (p = blockDeviceName(major, minor)));
+  return p;
+}
+
+async function fsTotals(root: string): Promise<FsTotals | undefined> {
+  try {
+    const s = await statfs(root);
+    const st = await stat(root);
+    // dev_t: major in bits 8..19, minor in 0..7 and 20..31 (glibc's gnu_dev_major/minor).
+    const major = (st.dev >> 8) & 0xfff;
+    const minor = (st.dev & 0xff) | ((st.dev >> 12) & 0xfff00);
+    return {
+      device: await deviceName(major, minor),
+      capacityBytes: s.blocks * s.bsize,
+      availableBytes: s.bavail * s.bsize,
+      inodesTotal: s.files,
+      inodesFree: s.ffree,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export class Sampler {
+  private last: Sample | undefined;
+  /** When the last round finished (its freshness for on-demand callers). */
+  private lastDoneAt = 0;
+  private inFlight: Promise<Sample> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Each target's most recent reading (rounds and sampleOne), for CPU rates. */
+  private readonly lastRead = new Map<string, TargetSample>();
+  private readonly writable = new Map<string, { at: number; value: Promise<{ bytes: bigint; inodes: bigint }> }>();
+
+  /** Container key → [pid, the cgroup its process is in]. */
+  private readonly where = new Map<string, [number, string]>();
+
+  constructor(
+    private readonly source: TargetSource,
+    private readonly cgroups: CgroupSource,
+    private readonly opts: SamplerOptions,
+  ) {}
+
+  /** The cgroup a target is read from (undefined: a pod without one). */
+  private async cgroupPathOf(t: MetricTarget): Promise<string | undefined> {
+    if (!t.cgroupRef) return t.cgroupPath;
+    const known = this.where.get(t.key);
+    if (known && known[0] === t.cgroupRef.pid) return known[1];
+    const path = await this.cgroups.containerPath(t.cgroupRef);
+    if (t.cgroupRef.pid > 0) this.where.set(t.key, [t.cgroupRef.pid, path]);
+    return path;
+  }
+
+  get intervalMs(): number {
+    return this.opts.intervalMs;
+  }
+
+  /** Starts the interval (nothing with interval 0). The first round starts now. */
+  start(): void {
+    if (this.opts.intervalMs <= 0 || this.timer) return;
+    void this.round().catch(() => undefined);
+    this.timer = setInterval(() => void this.round().catch(() => undefined), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Entries held per target (for tests: they must not grow with churn). */
+  held(): number {
+    return this.lastRead.size + this.writable.size + this.where.size;
+  }
+
+  /** The last complete round, if any. */
+  latest(): Sample | undefined {
+    return this.last;
+  }
+
+  /**
+   * The Sample callers should use: on an interval, the last round (or the first, awaited);
+   * on demand, the last round if younger than a second, otherwise a new one.
+   */
+  async current(): Promise<Sample> {
+    if (this.last && (this.opts.intervalMs > 0 || Date.now() - this.lastDoneAt < ON_DEMAND_FRESH_MS)) return this.last;
+    return this.round();
+  }
+
+  /**
+   * A target's sample for a caller that needs one the last round does not have (a container
+   * created since): read now, not cached.
+   */
+  async sampleOne(target: MetricTarget): Promise<TargetSample | undefined> {
+    try {
+      const net = target.interfaces?.length && this.opts.include.has('network') ? hostNetCounters() : undefined;
+      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key), net), this.opts.timeoutMs ?? 5000);
+      if (s) this.lastRead.set(target.key, s);
+      return s;
+    } catch (e) {
+      this.opts.hooks?.readError?.(e instanceof Timeout ? 'timeout' : 'error', target.key, e);
+      return undefined;
+    }
+  }
+
+  /** One round now (joins a round already running). */
+  round(): Promise<Sample> {
+    this.inFlight ??= this.doRound().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async doRound(): Promise<Sample> {
+    const started = Date.now();
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    const targets = this.source.targets();
+    const out = new Map<string, TargetSample>();
+    const timeoutMs = this.opts.timeoutMs ?? 5000;
+    let next = 0;
+    // The pods' veth counters: one read for the round.
+    const net = this.opts.include.has('network') && targets.some((t) => t.interfaces?.length) ? hostNetCounters() : undefined;
+    const worker = async () => {
+      while (next < targets.length) {
+        const t = targets[next++]!;
+        // Let CRI calls in between targets (their reads are synchronous).
+        await new Promise((r) => setImmediate(r));
+        try {
+          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key), net), timeoutMs);
+          if (s) out.set(t.key, s);
+        } catch (e) {
+          this.opts.hooks?.readError?.(e instanceof Timeout ? 'timeout' : 'error', t.key, e);
+        }
+      }
+    };
+    const fs = this.opts.include.has('disk') ? fsTotals(this.source.layersRoot) : Promise.resolve(undefined);
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, Math.max(1, targets.length)) }, worker));
+    // Writable-layer results of containers that are gone are dropped with them.
+    // A pod's processes are its containers' (cAdvisor counts a cgroup's whole subtree).
+    for (const t of out.values()) {
+      if (t.target.kind !== 'container' || !t.processes) continue;
+      const pod = out.get(`pod:${t.target.podId}`);
+      if (!pod?.processes) continue;
+      pod.processes.processes += t.processes.processes;
+      pod.processes.threads += t.processes.threads;
+      pod.processes.fds += t.processes.fds;
+      pod.processes.sockets += t.processes.sockets;
+    }
+    const live = new Set(targets.map((t) => t.key));
+    for (const k of this.writable.keys()) if (!live.has(k)) this.writable.delete(k);
+    for (const k of this.lastRead.keys()) if (!live.has(k)) this.lastRead.delete(k);
+    for (const k of this.where.keys()) if (!live.has(k)) this.where.delete(k);
+    for (const [k, v] of out) this.lastRead.set(k, v);
+    const devices = new Map<string, string>();
+    for (const t of out.values()) {
+      const io = t.cgroup?.stats.io?.devices ?? [];
+      const lim = t.cgroup?.limits;
+      const all = [...io, ...(lim?.ioMax ?? []), ...Object.values(lim?.blkioThrottle ?? {}).flat(), ...(lim?.ioWeight?.devices ?? [])];
+      for (const d of all) {
+        const k = `${d.major}:${d.minor}`;
+        if (!devices.has(k)) devices.set(k, await deviceName(d.major, d.minor));
+      }
+    }
+    const sample: Sample = { ts: started, targets: out, devices };
+    const totals = await fs;
+    if (totals) sample.fs = totals;
+    this.last = sample;
+    this.lastDoneAt = Date.now();
+    const cpu = process.cpuUsage(cpu0);
+    this.opts.hooks?.round?.(Number(process.hrtime.bigint() - t0) / 1e9, (cpu.user + cpu.system) / 1e6, targets.length);
+    return sample;
+  }
+
+  private async readTarget(t: MetricTarget, prev: TargetSample | undefined, netDev?: Map<string, Record<NetCounter, number>>): Promise<TargetSample | undefined> {
+    const inc = this.opts.include;
+    const ts = Date.now();
+    const path = await this.cgroupPathOf(t);
+    const cgroup = path === undefined ? undefined : this.cgroups.read(path);
+    // A container's series exist while its cgroup does (cAdvisor's rule).
+    if (t.kind === 'container' && !cgroup) return undefined;
+    if (t.kind === 'pod' && !cgroup && !(t.interfaces?.length && inc.has('network'))) return undefined;
+    // cAdvisor's id is the cgroup the container is in.
+    const target = t.cgroupRef && path !== undefined && t.labels.id !== path ? { ...t, labels: { ...t.labels, id: path } } : t;
+    const s: TargetSample = { target, ts };
+    if (cgroup) {
+      s.cgroup = cgroup;
+      const now = cgroup.stats.cpu?.usageNs;
+      const before = prev?.cgroup?.stats.cpu?.usageNs;
+      if (now !== undefined && before !== undefined && prev && ts > prev.ts && now >= before) {
+        s.cpuNanoCores = ((now - before) * 1000n) / BigInt(ts - prev.ts); // ns used · 1e9 / (ms · 1e6)
+      }
+      if (inc.has('process')) s.processes = processCounts(cgroup.pids);
+    }
+    if (t.upperDir && inc.has('disk')) {
+      let w = this.writable.get(t.key);
+      if (!w || ts - w.at > WRITABLE_TTL_MS) {
+        w = { at: ts, value: dirUsage(t.upperDir) };
+        this.writable.set(t.key, w);
+      }
+      s.writable = await w.value;
+    }
+    if (t.interfaces && inc.has('network')) {
+      const net: NonNullable<TargetSample['net']> = [];
+      for (const i of t.interfaces) {
+        const c = netDev?.get(i.hostIf); // absent: the veth went with the pod
+        if (c) net.push({ ifname: i.ifname, counters: c });
+      }
+      s.net = net;
+    }
+    return s;
+  }
+}
