@@ -1,13 +1,12 @@
 // `berth top`'s numbers (issue 13): CPU, memory, I/O and pids of every pod and container
 // against its limits, read from the cgroups through the cgroup manager (the same reader as
-// the CRI stats RPCs; CPU rate by cpuUsage of server/container/stats.ts). One sampler per
+// the CRI stats RPCs and the metrics sampler; CPU rate from two readings). One sampler per
 // berthd behind GET /v1/top, so the source can later be swapped for the metrics sampler;
 // the read-only CLI makes its own and samples twice. Rates are from the previous sample of
 // the same sampler (null on the first).
 import { readFile } from 'node:fs/promises';
 import type { Cgroups } from '../cgroups/manager.js';
 import type { CgroupStats } from '../cgroups/common.js';
-import { cpuUsage } from '../container/stats.js';
 import { nowNs } from '../time.js';
 import type { SandboxRecord } from '../sandbox/types.js';
 import type { ContainerRecord } from '../container/types.js';
@@ -90,7 +89,13 @@ export class TopSampler {
   private row(kind: 'pod' | 'container', id: string, podId: string, name: string, namespace: string, state: string, st: CgroupStats | undefined, ts: bigint, path: string | undefined): TopRow {
     const key = `${kind === 'pod' ? 'p' : 'c'}:${id}`;
     if (path) this.paths.set(key, path);
-    const cpu = cpuUsage(this.cpu, key, st, ts);
+    let nanoCores: bigint | undefined;
+    if (st?.cpu) {
+      const prev = this.cpu.get(key);
+      const usage = st.cpu.usageNs;
+      if (prev && ts > prev.ns && usage >= prev.usage) nanoCores = ((usage - prev.usage) * 1_000_000_000n) / (ts - prev.ns);
+      this.cpu.set(key, { ns: ts, usage });
+    }
     let readRate: number | null = null;
     let writeRate: number | null = null;
     if (st?.io) {
@@ -102,7 +107,7 @@ export class TopSampler {
       }
       this.io.set(key, { ns: ts, read: st.io.readBytes, write: st.io.writeBytes });
     }
-    const nano = cpu?.usage_nano_cores?.value;
+    const nano = nanoCores?.toString();
     return {
       kind,
       id,
