@@ -40,7 +40,7 @@ test('the spec deadline is scaled', async (t) => {
   t.is(r3!.message, 'timed out after 60 ms');
 });
 
-test('eventually's timeout is scaled', async (t) => {
+test('the timeout of eventually is scaled', async (t) => {
   const never: Spec = { ...base, id: 'x/never', title: 'never true', run: (c) => c.eventually(async () => false, 'the thing', 10).then(() => undefined) };
   const [r] = await runLocal([never], 4);
   t.is(r!.status, 'failed');
