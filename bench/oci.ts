@@ -5,7 +5,7 @@
 // cgroup under a parent the bench creates and removes (cgroupfs, as the bench's pods).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,14 +36,23 @@ export interface OciReference {
   ratio: { p50: number | null; p95: number | null };
 }
 
-function exec(file: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
+/**
+ * Runs a runtime command to its exit. stderr goes to a file, not a pipe: the container of
+ * `run --detach` inherits it and keeps it open, so waiting for a pipe's end would wait for the
+ * container.
+ */
+async function exec(file: string, args: string[], errFile: string): Promise<{ code: number | null; stderr: string }> {
+  const fd = openSync(errFile, 'w');
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const p = spawn(file, args, { stdio: ['ignore', 'ignore', fd] });
+      p.on('error', reject);
+      p.on('exit', (c) => resolve(c));
+    });
+    return { code, stderr: readFileSync(errFile, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The runtime spec `runc spec` writes, made to run busybox `sleep` without a terminal in `cgroupsPath`. */
@@ -68,7 +77,8 @@ export async function ociReference(opts: { rounds: number; warmup: number; log(m
     await copyFile('/bin/busybox', join(bundle, 'rootfs', 'bin', 'busybox'));
     await symlink('busybox', join(bundle, 'rootfs', 'bin', 'sleep'));
     for (const d of ['proc', 'sys', 'dev', 'tmp']) await mkdir(join(bundle, 'rootfs', d));
-    const gen = await exec('/usr/sbin/runc', ['spec', '--bundle', bundle]);
+    const errFile = join(dir, 'stderr');
+    const gen = await exec('/usr/sbin/runc', ['spec', '--bundle', bundle], errFile);
     if (gen.code !== 0) throw new Error(`runc spec: ${gen.stderr.trim()}`);
     const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as Record<string, any>;
     await createCgroupParent(parent);
@@ -81,9 +91,9 @@ export async function ociReference(opts: { rounds: number; warmup: number; log(m
         const root = join(dir, `root-${rt.name}`);
         await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(spec, `${parent}/${id}`)));
         const t0 = performance.now();
-        const r = await exec(rt.binary, ['--root', root, 'run', '--detach', '--bundle', bundle, id]);
+        const r = await exec(rt.binary, ['--root', root, 'run', '--detach', '--bundle', bundle, id], errFile);
         const ms = performance.now() - t0;
-        const del = await exec(rt.binary, ['--root', root, 'delete', '--force', id]);
+        const del = await exec(rt.binary, ['--root', root, 'delete', '--force', id], errFile);
         if (r.code !== 0 || del.code !== 0) {
           f.status = 'error';
           f.reason = r.code !== 0 ? `run --detach exited ${r.code}: ${r.stderr.trim()}` : `delete --force exited ${del.code}: ${del.stderr.trim()}`;
@@ -112,9 +122,9 @@ export async function ociReference(opts: { rounds: number; warmup: number; log(m
 export function formatOciReference(r: OciReference): string {
   const lines = [`== oci: ${r.title} (rounds ${r.rounds}, warmup ${r.warmup})`];
   const f = (v: number | null) => (v === null ? 'n/a' : v.toFixed(1));
-  lines.push(`figure           ${'runc'.padStart(8)}  ${'crun'.padStart(8)}  crun / runc`);
+  lines.push(`${'figure'.padEnd(22)}${'runc'.padStart(8)}  ${'crun'.padStart(8)}  crun / runc`);
   for (const k of ['p50', 'p95'] as const) {
-    lines.push(`run --detach ${k} (ms)`.padEnd(17) + `${f(r.runtimes.runc![k]).padStart(8)}  ${f(r.runtimes.crun![k]).padStart(8)}  ${r.ratio[k] === null ? '-' : r.ratio[k]!.toFixed(2)}`);
+    lines.push(`run --detach ${k} (ms)`.padEnd(22) + `${f(r.runtimes.runc![k]).padStart(8)}  ${f(r.runtimes.crun![k]).padStart(8)}  ${r.ratio[k] === null ? '-' : r.ratio[k]!.toFixed(2)}`);
   }
   for (const [n, x] of Object.entries(r.runtimes)) if (x.status !== 'ok') lines.push(`   ${n}: ERROR: ${x.reason}`);
   return lines.join('\n');
