@@ -111,7 +111,8 @@ export async function startPod(rt: BenchRuntime, runId: string, name: string, im
   }
 }
 
-export async function waitRunning(rt: BenchRuntime, containerId: string, timeoutMs = 30_000): Promise<void> {
+// 2 minutes: a bound on a failure (emulated guests are slow), never a timing.
+export async function waitRunning(rt: BenchRuntime, containerId: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const st = await call(rt, 'ContainerStatus', { container_id: containerId });

@@ -17,8 +17,11 @@ import type { BenchRuntime } from './types.js';
  * one runtime 'berth' (pods with the default handler). With them: one variant per handler,
  * 'berth+<handler>', all served by that berthd, pods with runtime_handler <handler>.
  */
+/** Bounds on a failure to start (an emulated guest is 30-90x slower), not timings. */
+const START_TIMEOUT_MS = 300_000;
+
 export async function startBenchBerthd(opts: { handlers?: string[] } = {}): Promise<BenchRuntime[]> {
-  const b = await startBerthd({ args: ['--log-level', 'info'], configToml: 'cgroup_driver = "cgroupfs"\n' });
+  const b = await startBerthd({ args: ['--log-level', 'info'], configToml: 'cgroup_driver = "cgroupfs"\n', startTimeoutMs: START_TIMEOUT_MS });
   const cgroupParent = `/berth-test-bench-${randomBytes(4).toString('hex')}-berth`;
   let stopped = false;
   const rt: BenchRuntime = {

@@ -18,8 +18,8 @@ import { basename, join } from 'node:path';
 import { cachedImage, ensureImage, imageKey } from './image.js';
 import { runInGuest, type RunOptions } from './vm.js';
 
-/** The guest bench: pod-to-running and ExecSync, berth+runc and berth+crun next to containerd+runc, and crun vs runc alone. */
-const GUEST_BENCH_ARGS = ['--scenario', 'lifecycle,execsync', '--n', '10', '--berth-handlers', 'runc,crun', '--oci-reference', '--json', '/results/bench.json'];
+/** The guest bench (--quick: small pull images, which these scenarios do not use, and a shorter lifecycle warm-up): pod-to-running and ExecSync, berth+runc and berth+crun next to containerd+runc, and crun vs runc alone. */
+const GUEST_BENCH_ARGS = ['--quick', '--scenario', 'lifecycle,execsync', '--n', '10', '--berth-handlers', 'runc,crun', '--oci-reference', '--json', '/results/bench.json'];
 
 interface Parsed {
   opts: Omit<RunOptions, 'command'>;
