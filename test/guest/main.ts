@@ -79,7 +79,7 @@ function parse(args: string[], defaultTimeout: number): Parsed {
   }
   p.rest = args.slice(i);
   // The long tier takes hours under emulation; the bench about one.
-  if (!timeoutGiven && p.full) p.opts.timeoutSec = 8 * 3600;
+  if (!timeoutGiven && p.full) p.opts.timeoutSec = 12 * 3600;
   else if (!timeoutGiven && p.bench) p.opts.timeoutSec = 3 * 3600;
   return p;
 }
