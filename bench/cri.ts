@@ -44,6 +44,11 @@ export const now = () => performance.now();
 const podNamespace = 'berth-bench';
 const nsOpts = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
 
+/** The label of a berth variant's pods (several variants share one berthd). */
+function variantLabel(rt: BenchRuntime): Record<string, string> {
+  return rt.handler !== undefined ? { 'berth-bench-variant': rt.name.replace(/[^A-Za-z0-9_.-]/g, '_') } : {};
+}
+
 /** A pod as kubelet would ask for it (pod cgroup under the runtime's parent, per-container PID namespace). */
 export async function podConfig(rt: BenchRuntime, runId: string, name: string) {
   const uid = randomBytes(8).toString('hex');
@@ -54,7 +59,7 @@ export async function podConfig(rt: BenchRuntime, runId: string, name: string) {
     metadata: { name, namespace: podNamespace, uid, attempt: 0 },
     hostname: name,
     log_directory: logDir,
-    labels: { 'berth-bench': runId },
+    labels: { 'berth-bench': runId, ...variantLabel(rt) },
     linux: {
       cgroup_parent: `${rt.cgroupParent}/pod${uid}`,
       security_context: { namespace_options: nsOpts },
@@ -91,7 +96,7 @@ export interface StartedPod {
 export async function startPod(rt: BenchRuntime, runId: string, name: string, image?: string): Promise<StartedPod> {
   const config = await podConfig(rt, runId, name);
   const t0 = now();
-  const run = await timed(rt, 'RunPodSandbox', { config, runtime_handler: '' });
+  const run = await timed(rt, 'RunPodSandbox', { config, runtime_handler: rt.handler ?? '' });
   const podId = run.res.pod_sandbox_id as string;
   if (!image) return { podId, times: { RunPodSandbox: run.ms, toRunning: now() - t0 } };
   try {
@@ -106,7 +111,8 @@ export async function startPod(rt: BenchRuntime, runId: string, name: string, im
   }
 }
 
-export async function waitRunning(rt: BenchRuntime, containerId: string, timeoutMs = 30_000): Promise<void> {
+// 2 minutes: a bound on a failure (emulated guests are slow), never a timing.
+export async function waitRunning(rt: BenchRuntime, containerId: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const st = await call(rt, 'ContainerStatus', { container_id: containerId });
@@ -125,14 +131,15 @@ export async function removePod(rt: BenchRuntime, podId: string): Promise<void> 
 
 /** Stops and removes every pod this bench run made on `rt` (a few at a time). */
 export async function removeAllPods(rt: BenchRuntime, runId: string): Promise<void> {
-  const list = await call(rt, 'ListPodSandbox', { filter: { label_selector: { 'berth-bench': runId } } });
+  const selector = { 'berth-bench': runId, ...variantLabel(rt) };
+  const list = await call(rt, 'ListPodSandbox', { filter: { label_selector: selector } });
   const ids = ((list.items ?? []) as { id: string }[]).map((p) => p.id);
   const errors: string[] = [];
   for (let i = 0; i < ids.length; i += 5) {
     await Promise.all(ids.slice(i, i + 5).map((id) => removePod(rt, id).catch((e: Error) => errors.push(e.message))));
   }
   if (errors.length) throw new Error(`${rt.name}: cannot remove pods: ${errors.join('; ')}`);
-  const left = await call(rt, 'ListPodSandbox', { filter: { label_selector: { 'berth-bench': runId } } });
+  const left = await call(rt, 'ListPodSandbox', { filter: { label_selector: selector } });
   if (left.items?.length) throw new Error(`${rt.name}: ${left.items.length} pod(s) still listed after StopPodSandbox + RemovePodSandbox`);
 }
 

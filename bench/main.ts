@@ -14,6 +14,7 @@ import type { BenchRuntime, RuntimeName } from './runtimes/types.js';
 import { call, probe, removeAllPods, type Capabilities } from './cri.js';
 import { ScenarioRecorder, type BenchContext, type BenchOptions, type Scenario, type ScenarioResult } from './scenario.js';
 import { formatScenario, type BenchReport } from './report.js';
+import { formatOciReference, ociReference, type OciReference } from './oci.js';
 import { sandbox } from './scenarios/sandbox.js';
 import { lifecycle } from './scenarios/lifecycle.js';
 import { burst } from './scenarios/burst.js';
@@ -32,12 +33,19 @@ const USAGE = `usage: bench/run [--scenario NAME[,NAME…]]… [--n N] [--rounds
   --pull-layers N --pull-layer-mb M
               the pull image's shape (default 5 layers of 30 MB; e.g. 1 × 1000 for the
               peak-memory check with one 1 GB layer)
+  --berth-handlers H[,H…]
+              berth once per runtime handler (one berthd, pods with runtime_handler H), named
+              berth+H, each next to containerd+runc, and berth+crun / berth+runc (e.g. runc,crun)
+  --oci-reference
+              also time the OCI runtimes alone: runc and crun \`run --detach\` of a bundle
   --json FILE also write the results as JSON
 Needs root. Starts its own registry, berthd and containerd; leaves nothing behind.`;
 
 interface Args extends BenchOptions {
   scenarios: Scenario[];
   json?: string;
+  berthHandlers?: string[];
+  ociReference?: boolean;
   pullLayers?: number;
   pullLayerMb?: number;
 }
@@ -63,6 +71,10 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--n') a.n = int();
     else if (arg === '--rounds') a.rounds = int();
     else if (arg === '--json') a.json = value();
+    else if (arg === '--berth-handlers') {
+      a.berthHandlers = value().split(',').map((h) => h.trim());
+      if (a.berthHandlers.some((h) => !/^[a-z0-9][a-z0-9_.-]*$/.test(h)) || new Set(a.berthHandlers).size !== a.berthHandlers.length) throw new Error(`--berth-handlers: distinct handler names, comma-separated\n${USAGE}`);
+    } else if (arg === '--oci-reference') a.ociReference = true;
     else if (arg === '--pull-layers') a.pullLayers = int();
     else if (arg === '--pull-layer-mb') a.pullLayerMb = int();
     else if (arg === '--scenario') {
@@ -108,9 +120,10 @@ async function main(): Promise<number> {
     const bigLayerBytes = args.pullLayerMb ? args.pullLayerMb * 1_000_000 : args.quick ? 2 * 2 ** 20 : 30 * 1_000_000;
     images = await prepareImages({ bigLayers, bigLayerBytes, filesPerLayer: args.quick ? 300 : 3000, log });
     log(`registry ${images.registry.host}`);
-    const berth = await startBenchBerthd();
-    runtimes.push(berth);
-    log(`berthd pid ${berth.pid()} on ${berth.endpoint} (bridge ${berth.bridge}, ${berth.subnet})`);
+    const berths = await startBenchBerthd({ handlers: args.berthHandlers });
+    runtimes.push(...berths);
+    const berth = berths[0]!;
+    log(`berthd pid ${berth.pid()} on ${berth.endpoint} (bridge ${berth.bridge}, ${berth.subnet})${args.berthHandlers ? `; variants ${berths.map((b) => b.name).join(', ')}` : ''}`);
     const ctrd = await startBenchContainerd({ sandboxImage: images.pause, registry: images.registry.host });
     runtimes.push(ctrd);
     log(`containerd pid ${ctrd.pid()} on ${ctrd.endpoint} (bridge ${ctrd.bridge}, ${ctrd.subnet}; ${containerdStarter})`);
@@ -128,6 +141,11 @@ async function main(): Promise<number> {
       };
       // Images every scenario with containers needs, pulled before anything is timed.
       if (!caps[rt.name].pull) {
+        // Variants share one berthd: the first pulled for all.
+        if (rt.handler !== undefined && rt !== berth) {
+          log(`${rt.name}: images pulled by ${berth.name}`);
+          continue;
+        }
         const want = [images.busybox, ...(rt.name === 'containerd' ? [images.pause] : [])];
         for (const image of want) {
           try {
@@ -145,7 +163,7 @@ async function main(): Promise<number> {
     const results: ScenarioResult[] = [];
     for (const s of args.scenarios) {
       log(`scenario ${s.name}`);
-      const rec = new ScenarioRecorder(s.name, s.title);
+      const rec = new ScenarioRecorder(s.name, s.title, runtimes.map((r) => r.name));
       const t0 = Date.now();
       try {
         await s.run(ctx, rec);
@@ -158,6 +176,14 @@ async function main(): Promise<number> {
       process.stdout.write(`${formatScenario(r)}\n\n`);
     }
 
+    let oci: OciReference | undefined;
+    if (args.ociReference) {
+      log('oci reference: runc and crun run --detach');
+      const n = args.n ?? (args.quick ? 3 : 30);
+      oci = await ociReference({ rounds: n, warmup: args.quick ? 1 : 3, log });
+      process.stdout.write(`${formatOciReference(oci)}\n\n`);
+    }
+
     const report: BenchReport = {
       tool: 'berth-bench',
       schema: 1,
@@ -168,12 +194,14 @@ async function main(): Promise<number> {
       host: { kernel: release(), cpus: cpus().length, memoryMiB: Math.round(totalmem() / 2 ** 20), node: process.version },
       runtimes: info,
       scenarios: results,
+      ...(oci ? { oci } : {}),
     };
     await cleanup();
     report.durationMs = Date.now() - started;
     if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
     log(`done in ${(report.durationMs / 1000).toFixed(1)} s${args.json ? `; JSON in ${args.json}` : ''}`);
     const errors = results.flatMap((r) => Object.entries(r.runtimes).filter(([, o]) => o.status === 'error').map(([n, o]) => `${r.name}/${n}: ${o.reason}`));
+    for (const [n, o] of Object.entries(oci?.runtimes ?? {})) if (o.status === 'error') errors.push(`oci/${n}: ${o.reason}`);
     if (errors.length) {
       log(`errors:\n  ${errors.join('\n  ')}`);
       return 1;

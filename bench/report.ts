@@ -1,6 +1,7 @@
 // The report: a table per scenario (berth, containerd, berth/containerd) and the JSON
 // document `--json` writes.
 import type { ScenarioResult, Figure } from './scenario.js';
+import type { OciReference } from './oci.js';
 
 export interface BenchReport {
   tool: 'berth-bench';
@@ -12,6 +13,8 @@ export interface BenchReport {
   host: { kernel: string; cpus: number; memoryMiB: number; node: string };
   runtimes: Record<string, { endpoint: string; version?: string; starter?: string; capabilities: Record<string, string | undefined> }>;
   scenarios: ScenarioResult[];
+  /** With --oci-reference: runc and crun alone (bench/oci.ts). */
+  oci?: OciReference;
 }
 
 function fmt(v: number | null, unit: string): string {
@@ -32,8 +35,16 @@ export function formatScenario(s: ScenarioResult): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   lines.push(`== ${s.name}: ${s.title}${params ? ` (${params})` : ''}`);
-  const head = ['figure', 'berth', 'containerd', 'ratio'];
-  const body = s.figures.map((f: Figure) => [`${f.name} (${f.unit})`, fmt(f.berth, f.unit), fmt(f.containerd, f.unit), f.ratio === null ? '-' : `${f.ratio.toFixed(2)}${f.better === 'higher' ? ' (higher is better)' : ''}`]);
+  const ratioText = (r: number | null | undefined, f: Figure) => (r === null || r === undefined ? '-' : `${r.toFixed(2)}${f.better === 'higher' ? ' (higher is better)' : ''}`);
+  // With berth variants (--berth-handlers): a column per runtime and per ratio.
+  const names = Object.keys(s.figures.find((f) => f.values)?.values ?? {});
+  const ratios = Object.keys(s.figures.find((f) => f.ratios)?.ratios ?? {});
+  const head = names.length ? ['figure', ...names, ...ratios] : ['figure', 'berth', 'containerd', 'ratio'];
+  const body = s.figures.map((f: Figure) =>
+    names.length
+      ? [`${f.name} (${f.unit})`, ...names.map((n) => fmt(f.values?.[n] ?? null, f.unit)), ...ratios.map((r) => ratioText(f.ratios?.[r], f))]
+      : [`${f.name} (${f.unit})`, fmt(f.berth, f.unit), fmt(f.containerd, f.unit), ratioText(f.ratio, f)],
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   if (body.length) {
     lines.push(row(head, widths));

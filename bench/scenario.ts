@@ -34,7 +34,16 @@ export interface Figure {
   containerd: number | null;
   /** berth / containerd */
   ratio: number | null;
+  /**
+   * Only with berth variants (--berth-handlers): every runtime's value by name ('berth' and
+   * 'ratio' above are then the first variant's), and the ratios 'berth+<h> / containerd' and,
+   * with both, 'berth+crun / berth+runc'.
+   */
+  values?: Record<RuntimeName, number | null>;
+  ratios?: Record<string, number | null>;
 }
+
+const ratioOf = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b !== 0 ? round(a / b, 3) : null);
 
 export interface RuntimeOutcome {
   status: 'ok' | 'n/a' | 'error';
@@ -66,18 +75,18 @@ export class ScenarioRecorder {
   private readonly meta = new Map<string, { unit: string; better: Better }>();
   private readonly values = new Map<string, Partial<Record<RuntimeName, number>>>();
 
-  constructor(name: string, title: string) {
+  constructor(name: string, title: string, runtimeNames: readonly RuntimeName[] = ['berth', 'containerd']) {
     const blank = (): RuntimeOutcome => ({ status: 'ok', samples: {}, details: {} });
-    this.result = { name, title, params: {}, notes: [], runtimes: { berth: blank(), containerd: blank() }, figures: [], durationMs: 0 };
+    this.result = { name, title, params: {}, notes: [], runtimes: Object.fromEntries(runtimeNames.map((n) => [n, blank()])), figures: [], durationMs: 0 };
   }
 
   ok(rt: RuntimeName): boolean {
-    return this.result.runtimes[rt].status === 'ok';
+    return this.result.runtimes[rt]?.status === 'ok';
   }
 
   /** Marks a runtime n/a (UNIMPLEMENTED) or failed; keeps the first reason. */
   fail(rt: RuntimeName, e: unknown): void {
-    const o = this.result.runtimes[rt];
+    const o = (this.result.runtimes[rt] ??= { status: 'ok', samples: {}, details: {} });
     if (o.status !== 'ok') return;
     if (e instanceof NotAvailable) {
       o.status = 'n/a';
@@ -92,11 +101,11 @@ export class ScenarioRecorder {
   }
 
   sample(rt: RuntimeName, series: string, v: number): void {
-    (this.result.runtimes[rt].samples[series] ??= []).push(round(v, 3));
+    ((this.result.runtimes[rt] ??= { status: 'ok', samples: {}, details: {} }).samples[series] ??= []).push(round(v, 3));
   }
 
   samples(rt: RuntimeName, series: string): number[] {
-    return this.result.runtimes[rt].samples[series] ?? [];
+    return this.result.runtimes[rt]?.samples[series] ?? [];
   }
 
   figure(name: string, unit: string, rt: RuntimeName, v: number, better: Better = 'lower'): void {
@@ -110,19 +119,21 @@ export class ScenarioRecorder {
 
   finish(durationMs: number): ScenarioResult {
     this.result.durationMs = Math.round(durationMs);
+    const names = Object.keys(this.result.runtimes);
+    const variants = names.filter((n) => n.startsWith('berth+'));
     this.result.figures = this.order.map((name) => {
       const m = this.meta.get(name)!;
       const v = this.values.get(name)!;
-      const b = this.ok('berth') ? v.berth ?? null : null;
-      const c = this.ok('containerd') ? v.containerd ?? null : null;
-      return {
-        name,
-        unit: m.unit,
-        better: m.better,
-        berth: b === null ? null : round(b, 3),
-        containerd: c === null ? null : round(c, 3),
-        ratio: b !== null && c !== null && c !== 0 ? round(b / c, 3) : null,
-      };
+      const val = (rt: RuntimeName): number | null => (this.ok(rt) && v[rt] !== undefined ? round(v[rt]!, 3) : null);
+      const b = val(variants[0] ?? 'berth');
+      const c = val('containerd');
+      const fig: Figure = { name, unit: m.unit, better: m.better, berth: b, containerd: c, ratio: ratioOf(b, c) };
+      if (variants.length) {
+        fig.values = Object.fromEntries(names.map((n) => [n, val(n)]));
+        fig.ratios = Object.fromEntries(variants.map((n) => [`${n} / containerd`, ratioOf(val(n), c)]));
+        if (variants.includes('berth+crun') && variants.includes('berth+runc')) fig.ratios['berth+crun / berth+runc'] = ratioOf(val('berth+crun'), val('berth+runc'));
+      }
+      return fig;
     });
     return this.result;
   }

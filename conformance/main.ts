@@ -14,7 +14,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { criClient } from './client.js';
 import { pushSuiteImages } from './images.js';
 import { buildReport, humanReport, junitReport, progressLine, type Report } from './report.js';
-import { probeRpcs, runSpecs, type SpecResult } from './runner.js';
+import { isSlicePrefix, probeRpcs, runSpecs, scaleMs, type SpecResult } from './runner.js';
+import { AREAS } from './spec.js';
 import { allSpecs } from './specs/index.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 
@@ -33,8 +34,16 @@ export interface ConformanceOptions {
   concurrency?: number;
   /** Where pod log directories go (the runtime must allow it; kubelet's is /var/log/pods). */
   logRoot?: string;
-  /** cgroup_parent prefix for pods (cgroupfs path; each pod gets `<prefix>-pod<uid>`); 'none' for none. Default /berth-conformance-<run>. */
+  /**
+   * cgroup_parent prefix for pods: a cgroupfs path (each pod gets `<prefix>-pod<uid>`), a
+   * systemd slice prefix without '/' (each pod gets `<prefix>-pod<uid>.slice`), or 'none'.
+   * Default: /berth-conformance-<run>, or berthconf_<run> when RuntimeConfig says SYSTEMD.
+   */
   cgroupParent?: string;
+  /** Only specs of these areas (spec.ts AREAS). */
+  areas?: readonly string[];
+  /** Multiplies every deadline and timeout of the runner (emulated guests). Default 1. */
+  timeScale?: number;
   runtimeHandler?: string;
   /** mkdtemp prefix of the suite's scratch directory (default /tmp/berth-conformance-). */
   tmpPrefix?: string;
@@ -50,7 +59,10 @@ export async function runConformance(opts: ConformanceOptions): Promise<Report> 
   const registries: TestRegistry[] = [];
   const workDir = await mkdtemp(opts.tmpPrefix ?? '/tmp/berth-conformance-');
   try {
-    const v = await client.call('Version', { version: 'v1' }, { timeoutMs: 10_000 }).catch((e: Error) => {
+    scaleMs(1, opts.timeScale); // a bad scale fails here, before anything starts
+    const unknown = (opts.areas ?? []).filter((a) => !(AREAS as readonly string[]).includes(a));
+    if (unknown.length) throw new Error(`unknown area ${unknown.join(', ')} (areas: ${AREAS.join(', ')})`);
+    const v = await client.call('Version', { version: 'v1' }, { timeoutMs: scaleMs(10_000, opts.timeScale) }).catch((e: Error) => {
       throw new Error(`the endpoint ${opts.endpoint} does not answer Version: ${e.message}`);
     });
     log(`runtime: ${v.runtime_name} ${v.runtime_version} (CRI ${v.runtime_api_version})`);
@@ -73,18 +85,19 @@ export async function runConformance(opts: ConformanceOptions): Promise<Report> 
     const images = await pushSuiteImages(`http://${registry}`, auth ? { url: `http://${auth.host}`, username: auth.username, password: auth.password } : undefined);
     log(`images built and pushed in ${Date.now() - t0} ms`);
 
-    const probe = await probeRpcs(client);
+    const probe = await probeRpcs(client, opts.timeScale);
     const unsupported = [...probe].filter(([, p]) => !p.supported).map(([r]) => r);
     log(`RPCs answering UNIMPLEMENTED: ${unsupported.length ? unsupported.join(', ') : 'none'}`);
 
     let cgroupParent = opts.cgroupParent ?? `/berth-conformance-${runId}`;
     if (!opts.cgroupParent && probe.get('RuntimeConfig')?.supported) {
-      // cgroupfs paths mean nothing to a runtime with the systemd driver: let it choose.
+      // cgroupfs paths mean nothing to a runtime with the systemd driver: slices, as kubelet sends them.
       const rc = await client.call('RuntimeConfig', {}).catch(() => undefined);
-      if (rc?.linux?.cgroup_driver === 'SYSTEMD') cgroupParent = 'none';
+      if (rc?.linux?.cgroup_driver === 'SYSTEMD') cgroupParent = `berthconf_${runId}`;
     }
     if (cgroupParent === 'none') cgroupParent = '';
-    const specs = allSpecs.filter((s) => (!opts.focus || opts.focus.test(s.id) || opts.focus.test(s.title)) && !(opts.skip && (opts.skip.test(s.id) || opts.skip.test(s.title))));
+    log(`cgroup_parent: ${cgroupParent === '' ? 'none' : isSlicePrefix(cgroupParent) ? `slices ${cgroupParent}-pod<uid>.slice` : `${cgroupParent}-pod<uid>`}${opts.timeScale && opts.timeScale !== 1 ? `; deadlines × ${opts.timeScale}` : ''}`);
+    const specs = allSpecs.filter((s) => (!opts.areas || opts.areas.includes(s.area)) && (!opts.focus || opts.focus.test(s.id) || opts.focus.test(s.title)) && !(opts.skip && (opts.skip.test(s.id) || opts.skip.test(s.title))));
     const { results, warnings } = await runSpecs({
       env: {
         client,
@@ -92,6 +105,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Report> 
         logRoot: opts.logRoot ?? '/var/log/pods',
         workDir,
         cgroupParent,
+        timeScale: opts.timeScale ?? 1,
         runtimeHandler: opts.runtimeHandler ?? '',
         runId,
         runtimeName: v.runtime_name,
@@ -131,7 +145,10 @@ const USAGE = `usage: npm run conformance -- --endpoint unix:///path.sock [optio
   --skip REGEX           leave out specs whose id or title matches
   --concurrency N        specs at once (default 3)
   --log-root DIR         parent of pod log directories (default /var/log/pods)
-  --cgroup-parent PATH   cgroup_parent prefix for pods, or "none" (default /berth-conformance-<run>)
+  --cgroup-parent PATH   cgroup_parent prefix for pods: a cgroupfs path, a systemd slice prefix (no '/'),
+                         or "none" (default /berth-conformance-<run>; berthconf_<run> under SYSTEMD)
+  --area A[,A…]          run only specs of these areas (e.g. "containers,security context")
+  --time-scale N         multiply every deadline and timeout by N (emulated guests: 10-40; default 1)
   --runtime-handler NAME runtime handler for every pod (default: the runtime's default)
   --list                 list the specs and the RPCs each needs, and exit
   --quiet                no progress lines
@@ -198,6 +215,8 @@ async function main(): Promise<number> {
       concurrency: str('concurrency') ? Number(str('concurrency')) : undefined,
       logRoot: str('log-root'),
       cgroupParent: str('cgroup-parent'),
+      areas: str('area')?.split(',').map((a) => a.trim()),
+      timeScale: str('time-scale') ? Number(str('time-scale')) : undefined,
       runtimeHandler: str('runtime-handler'),
       onResult: quiet ? undefined : (r) => console.log(progressLine(r)),
       log: quiet ? undefined : (m) => console.log(m),

@@ -5,6 +5,7 @@
 import { status as Code, type ServiceError, type ClientReadableStream } from '@grpc/grpc-js';
 import { dirname, join } from 'node:path';
 import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import type { CriClient } from './client.js';
 import {
   AssertionFailed,
@@ -147,7 +148,7 @@ function collectStream<T>(
 }
 
 /** Which RPCs the runtime implements: UNIMPLEMENTED means no; any other answer means yes. */
-export async function probeRpcs(client: CriClient): Promise<ProbeResult> {
+export async function probeRpcs(client: CriClient, timeScale = 1): Promise<ProbeResult> {
   const out: ProbeResult = new Map();
   const all = [...RUNTIME_RPCS, ...IMAGE_RPCS] as Rpc[];
   await Promise.all(
@@ -159,7 +160,7 @@ export async function probeRpcs(client: CriClient): Promise<ProbeResult> {
           // A live stream (no error within a short while) counts as implemented.
           await collectStream(client, rpc, req, { timeoutMs: 500, until: () => true }).done;
         } else {
-          await callUnary(client, rpc, req, 10_000);
+          await callUnary(client, rpc, req, scaleMs(10_000, timeScale));
         }
         out.set(rpc, { supported: true, detail: 'OK' });
       } catch (e) {
@@ -188,6 +189,31 @@ interface Tracker {
 
 let counter = 0;
 
+/**
+ * A deadline or timeout scaled by the suite's time scale (`--time-scale`: an emulated guest
+ * runs everything 10-40x slower). A scale must be a positive finite number.
+ */
+export function scaleMs(ms: number, scale = 1): number {
+  if (!Number.isFinite(scale) || scale <= 0) throw new Error(`time scale must be a positive number, not ${scale}`);
+  return Math.round(ms * scale);
+}
+
+/** Whether a cgroup_parent prefix is a systemd slice prefix (not a cgroupfs path). */
+export function isSlicePrefix(prefix: string): boolean {
+  return prefix !== '' && !prefix.startsWith('/');
+}
+
+/**
+ * The pod's cgroup_parent in the form the runtime's driver expects: cgroupfs
+ * `<prefix>-pod<uid>`; systemd `<prefix>-pod<uid>.slice`, '-' in the uid as '_' (kubelet's
+ * `kubepods-besteffort-pod<uid>.slice`: a '-' in a slice name is a level of the hierarchy).
+ */
+export function podCgroupParent(prefix: string, uid: string): string {
+  if (!isSlicePrefix(prefix)) return `${prefix}-pod${uid}`;
+  if (!/^[A-Za-z0-9_]+(-[A-Za-z0-9_]+)*$/.test(prefix)) throw new Error(`cgroup_parent slice prefix ${JSON.stringify(prefix)}: letters, digits and '_', levels separated by '-'`);
+  return `${prefix}-pod${uid.replace(/[^A-Za-z0-9_]/g, '_')}.slice`;
+}
+
 type LinuxPart = { security_context?: Record<string, unknown> } & Record<string, unknown>;
 
 /**
@@ -211,6 +237,7 @@ function goneIsFine(e: unknown): void {
 
 function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[], deferred: Array<() => Promise<unknown>>): SpecContext {
   const { client } = env;
+  const S = (ms: number) => scaleMs(ms, env.timeScale);
   const declared = new Set(spec.needs);
   const guard = (rpc: Rpc, e: unknown): never => {
     if (isServiceError(e) && e.code === Code.UNIMPLEMENTED) {
@@ -219,11 +246,11 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
     }
     throw e;
   };
-  const call = async <T>(rpc: Rpc, req: object, timeoutMs = 60_000): Promise<T> => {
+  const call = async <T>(rpc: Rpc, req: object, timeoutMs?: number): Promise<T> => {
     if (!declared.has(rpc)) throw new AssertionFailed(`the spec calls ${rpc} without declaring it in needs (a bug in the spec)`);
     let res: T;
     try {
-      res = await callUnary<T>(client, rpc, req, timeoutMs);
+      res = await callUnary<T>(client, rpc, req, S(timeoutMs ?? 60_000));
     } catch (e) {
       return guard(rpc, e);
     }
@@ -234,8 +261,8 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
       if (id) {
         tracker.pods.add(id);
         deferred.push(async () => {
-          await callUnary(client, 'StopPodSandbox', { pod_sandbox_id: id }, 60_000).catch(goneIsFine);
-          await callUnary(client, 'RemovePodSandbox', { pod_sandbox_id: id }, 60_000).catch(goneIsFine);
+          await callUnary(client, 'StopPodSandbox', { pod_sandbox_id: id }, S(60_000)).catch(goneIsFine);
+          await callUnary(client, 'RemovePodSandbox', { pod_sandbox_id: id }, S(60_000)).catch(goneIsFine);
           tracker.pods.delete(id);
         });
       }
@@ -244,7 +271,7 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
       if (id) {
         tracker.containers.add(id);
         deferred.push(async () => {
-          await callUnary(client, 'RemoveContainer', { container_id: id }, 60_000).catch(goneIsFine);
+          await callUnary(client, 'RemoveContainer', { container_id: id }, S(60_000)).catch(goneIsFine);
           tracker.containers.delete(id);
         });
       }
@@ -270,7 +297,7 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
     },
     async stream(rpc, req, opts) {
       if (!declared.has(rpc)) throw new AssertionFailed(`the spec calls ${rpc} without declaring it in needs (a bug in the spec)`);
-      const s = collectStream<any>(client, rpc, req, { until: opts.until, timeoutMs: opts.timeoutMs });
+      const s = collectStream<any>(client, rpc, req, { until: opts.until, timeoutMs: S(opts.timeoutMs) });
       try {
         if (opts.during) await opts.during(s.live);
         return await s.done;
@@ -300,7 +327,7 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
       if (env.cgroupParent) {
         // One level per pod (kubelet nests pods under /kubepods/<qos>, which it creates
         // first; here nothing exists yet, and a flat name leaves no shared parent to race on).
-        cgroupParent = `${env.cgroupParent}-pod${uid}`;
+        cgroupParent = podCgroupParent(env.cgroupParent, uid);
         tracker.cgroupParents.add(cgroupParent);
       }
       return {
@@ -322,8 +349,8 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
       let p = tracker.images.get(ref);
       if (!p) {
         p = (async () => {
-          const st = await callUnary<{ image: unknown }>(client, 'ImageStatus', { image: { image: ref } }, 30_000).catch(() => ({ image: null }));
-          if (!st.image) await callUnary(client, 'PullImage', { image: { image: ref } }, 120_000);
+          const st = await callUnary<{ image: unknown }>(client, 'ImageStatus', { image: { image: ref } }, S(30_000)).catch(() => ({ image: null }));
+          if (!st.image) await callUnary(client, 'PullImage', { image: { image: ref } }, S(120_000));
         })();
         tracker.images.set(ref, p);
         p.catch(() => tracker.images.delete(ref));
@@ -359,8 +386,9 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
       await call('StartContainer', { container_id: c.id });
       return c;
     },
-    async waitContainer(id, state, timeoutMs = 20_000) {
+    async waitContainer(id, state, timeout = 20_000) {
       let last: any;
+      const timeoutMs = S(timeout);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         last = (await call<{ status: any }>('ContainerStatus', { container_id: id })).status;
@@ -369,8 +397,10 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async exec(id, cmd, timeoutSeconds = 10) {
-      const r = await call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd, timeout: timeoutSeconds }, (timeoutSeconds + 20) * 1000);
+    async exec(id, cmd, timeout) {
+      // A timeout the spec chose is what it tests (kept); the default one and the RPC deadline scale.
+      const timeoutSeconds = timeout ?? Math.ceil(S(10_000) / 1000);
+      const r = await call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd, timeout: timeoutSeconds }, timeoutSeconds * 1000 + 20_000);
       return { stdout: Buffer.from(r.stdout ?? '').toString('utf8'), stderr: Buffer.from(r.stderr ?? '').toString('utf8'), exitCode: r.exit_code } satisfies ExecResult;
     },
     async sh(id, script) {
@@ -378,7 +408,8 @@ function makeContext(spec: Spec, env: SuiteEnv, tracker: Tracker, notes: string[
       if (r.exitCode !== 0) throw new AssertionFailed(`\`${script}\` exited ${r.exitCode}: ${r.stderr || r.stdout}`);
       return r.stdout;
     },
-    async eventually(fn, what, timeoutMs = 10_000) {
+    async eventually(fn, what, timeout = 10_000) {
+      const timeoutMs = S(timeout);
       const deadline = Date.now() + timeoutMs;
       let lastErr: unknown;
       for (;;) {
@@ -429,7 +460,7 @@ async function runOne(spec: Spec, env: SuiteEnv, tracker: Tracker, available: Re
   const deferred: Array<() => Promise<unknown>> = [];
   const ctx = makeContext(spec, env, tracker, notes, deferred);
   let outcome: { status: SpecStatus; message?: string; unsupported?: Rpc[] } = { status: 'passed' };
-  const timeoutMs = spec.timeoutMs ?? 60_000;
+  const timeoutMs = scaleMs(spec.timeoutMs ?? 60_000, env.timeScale);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -491,14 +522,39 @@ export async function runSpecs(opts: RunOptions): Promise<{ results: SpecResult[
  */
 async function sweep(env: SuiteEnv, tracker: Tracker): Promise<string[]> {
   const { client } = env;
-  for (const id of tracker.containers) await callUnary(client, 'RemoveContainer', { container_id: id }, 60_000).catch(() => undefined);
+  const ms = scaleMs(60_000, env.timeScale);
+  for (const id of tracker.containers) await callUnary(client, 'RemoveContainer', { container_id: id }, ms).catch(() => undefined);
   for (const id of tracker.pods) {
-    await callUnary(client, 'StopPodSandbox', { pod_sandbox_id: id }, 60_000).catch(() => undefined);
-    await callUnary(client, 'RemovePodSandbox', { pod_sandbox_id: id }, 60_000).catch(() => undefined);
+    await callUnary(client, 'StopPodSandbox', { pod_sandbox_id: id }, ms).catch(() => undefined);
+    await callUnary(client, 'RemovePodSandbox', { pod_sandbox_id: id }, ms).catch(() => undefined);
   }
-  for (const ref of tracker.images.keys()) await callUnary(client, 'RemoveImage', { image: { image: ref } }, 60_000).catch(() => undefined);
+  for (const ref of tracker.images.keys()) await callUnary(client, 'RemoveImage', { image: { image: ref } }, ms).catch(() => undefined);
   for (const d of tracker.logDirs) await rm(d, { recursive: true, force: true });
+  if (isSlicePrefix(env.cgroupParent)) return stopSlices(env.cgroupParent, tracker.cgroupParents);
   return removeCgroupParents(env.cgroupParent, tracker.cgroupParents);
+}
+
+/**
+ * The systemd driver's counterpart of removeCgroupParents: every pod slice the suite named,
+ * and the prefix's own slice above them, that is still active is reported and stopped with
+ * `systemctl stop` (a runtime that creates a missing pod slice should remove it, as berth
+ * does; containerd leaves pod slices to kubelet, like cgroupfs parents). A slice that still
+ * has processes is reported as such: stopping it kills them.
+ */
+async function stopSlices(prefix: string, parents: ReadonlySet<string>): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const unit of [...parents, `${prefix}.slice`]) {
+    const show = spawnSync('systemctl', ['show', '--property=ActiveState', '--value', unit], { encoding: 'utf8' });
+    if (show.error) return [`cannot run systemctl to check the pod slices: ${show.error.message}`];
+    const state = show.stdout.trim();
+    if (state === '' || state === 'inactive') continue;
+    const tasks = spawnSync('systemctl', ['show', '--property=TasksCurrent', '--value', unit], { encoding: 'utf8' }).stdout.trim();
+    const busy = /^[1-9]\d*$/.test(tasks) ? ` with ${tasks} tasks in it (the runtime left processes)` : '';
+    warnings.push(`slice ${unit} was left ${state}${busy}; the suite stopped it`);
+    const stop = spawnSync('systemctl', ['stop', unit], { encoding: 'utf8' });
+    if (stop.status !== 0) warnings.push(`systemctl stop ${unit}: ${stop.stderr.trim()}`);
+  }
+  return warnings;
 }
 
 /**

@@ -212,8 +212,14 @@ export interface SuiteEnv {
   logRoot: string;
   /** A scratch directory of the suite on the node (host paths for mounts, seccomp profiles). */
   workDir: string;
-  /** cgroup_parent prefix for pods (each pod gets `<prefix>-pod<uid>`), or '' to set none. */
+  /**
+   * cgroup_parent prefix for pods, or '' to set none. A prefix starting with '/' is a cgroupfs
+   * path (each pod gets `<prefix>-pod<uid>`); any other is a systemd slice prefix for a runtime
+   * with the systemd driver (each pod gets `<prefix>-pod<uid with '_' for '-'>.slice`).
+   */
   cgroupParent: string;
+  /** Every deadline and timeout of the runner multiplied by this (emulated guests: 10-40). Default 1. */
+  timeScale?: number;
   /** Runtime handler for pods ('' = the runtime's default). */
   runtimeHandler: string;
   /** Basic-auth credentials of the auth registry, when there is one. */

@@ -11,8 +11,17 @@ import { startBerthd } from '../../test/helpers/berthd.js';
 import { createCgroupParent, removeCgroupParent } from '../cgroups.js';
 import type { BenchRuntime } from './types.js';
 
-export async function startBenchBerthd(): Promise<BenchRuntime> {
-  const b = await startBerthd({ args: ['--log-level', 'info'] });
+/**
+ * One berthd, with the cgroupfs driver as containerd (the bench's pod parents are cgroupfs
+ * paths; on a systemd host berthd's default, auto, would pick systemd). Without `handlers`:
+ * one runtime 'berth' (pods with the default handler). With them: one variant per handler,
+ * 'berth+<handler>', all served by that berthd, pods with runtime_handler <handler>.
+ */
+/** Bounds on a failure to start (an emulated guest is 30-90x slower), not timings. */
+const START_TIMEOUT_MS = 300_000;
+
+export async function startBenchBerthd(opts: { handlers?: string[] } = {}): Promise<BenchRuntime[]> {
+  const b = await startBerthd({ args: ['--log-level', 'info'], configToml: 'cgroup_driver = "cgroupfs"\n', startTimeoutMs: START_TIMEOUT_MS });
   const cgroupParent = `/berth-test-bench-${randomBytes(4).toString('hex')}-berth`;
   let stopped = false;
   const rt: BenchRuntime = {
@@ -37,6 +46,15 @@ export async function startBenchBerthd(): Promise<BenchRuntime> {
       if (problems.length) throw new Error(problems.join('; '));
     },
   };
+  const runtimes = opts.handlers?.length
+    ? opts.handlers.map((h, i): BenchRuntime => ({
+        ...rt,
+        name: `berth+${h}`,
+        handler: h,
+        // The first variant stops the shared berthd; the others have nothing of their own.
+        stop: i === 0 ? rt.stop : async () => undefined,
+      }))
+    : [rt];
   try {
     // berthd reads the conflist on every RunPodSandbox: replacing the helper's is enough.
     const conflist = containerdConflist({ name: `berth-${b.net.bridge}`, bridge: b.net.bridge, subnet: b.net.subnet, ipamDir: b.net.ipamDir });
@@ -46,5 +64,5 @@ export async function startBenchBerthd(): Promise<BenchRuntime> {
     await rt.stop().catch(() => undefined);
     throw e;
   }
-  return rt;
+  return runtimes;
 }

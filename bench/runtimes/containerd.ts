@@ -15,7 +15,7 @@ export const containerdStarter = 'conformance/runtimes/containerd.ts';
 async function waitReady(endpoint: string): Promise<void> {
   const client = criClient(endpoint);
   try {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 300_000; // a bound on a failure (emulated guests are slow)
     for (;;) {
       const st = await client.call('Status', {}, { timeoutMs: 2000 }).catch(() => undefined);
       const conds = (st?.status?.conditions ?? []) as { type: string; status: boolean; message?: string }[];
@@ -40,7 +40,7 @@ export async function startBenchContainerd(opts: { sandboxImage: string; registr
   };
   try {
     // Under the test prefix, so the suite's leftover check covers what the bench leaves.
-    ctd = await startContainerd({ registry: opts.registry, sandboxImage: opts.sandboxImage, dirPrefix: `${TEST_PREFIX}ctrd-` });
+    ctd = await startContainerd({ registry: opts.registry, sandboxImage: opts.sandboxImage, dirPrefix: `${TEST_PREFIX}ctrd-`, startTimeoutMs: 300_000 });
     await waitReady(ctd.endpoint);
   } catch (e) {
     await cleanup().catch(() => undefined);

@@ -3,10 +3,16 @@
 // cgroups go, and a stop that leaves nothing behind.
 import type { CriClient } from '../../conformance/client.js';
 
-export type RuntimeName = 'berth' | 'containerd';
+/** 'berth', 'containerd', or with --berth-handlers a berth variant 'berth+<handler>'. */
+export type RuntimeName = string;
 
 export interface BenchRuntime {
   name: RuntimeName;
+  /**
+   * runtime_handler of every pod (berth variants with --berth-handlers); their pods also carry
+   * the label `berth-bench-variant=<name>`, so removing one variant's pods leaves the other's.
+   */
+  handler?: string;
   /** `unix:///…` */
   endpoint: string;
   client: CriClient;

@@ -38,6 +38,15 @@ export interface ContainerdOptions {
   containerdBinary?: string;
   runcBinary?: string;
   cniBinDir?: string;
+  /**
+   * The systemd cgroup driver (runc's `SystemdCgroup = true`): pods need a slice-form
+   * cgroup_parent, containers run in `cri-containerd-<id>.scope` units. Default false (cgroupfs).
+   */
+  systemdCgroup?: boolean;
+  /** How long to wait for containerd to serve CRI (default 30 s; more under emulation). */
+  startTimeoutMs?: number;
+  /** Apply AppArmor (containerd's cri-containerd.apparmor.d default) where the host has it. Default false. */
+  apparmor?: boolean;
   /** Extra TOML appended under `[plugins."io.containerd.grpc.v1.cri"]` (benchmarks may tune it). */
   extraCriToml?: string;
 }
@@ -83,6 +92,8 @@ export function containerdConfig(p: {
   cniBinDir: string;
   logLevel: string;
   extraCriToml?: string;
+  systemdCgroup?: boolean;
+  apparmor?: boolean;
 }): string {
   const { dir } = p;
   return `# Written by conformance/runtimes/containerd.ts: a private containerd for tests and benchmarks.
@@ -119,7 +130,7 @@ disabled_plugins = [
     sandbox_image = ${q(p.sandboxImage)}
     # Root here lacks CAP_SYS_RESOURCE: lowering oom_score_adj would fail every sandbox.
     restrict_oom_score_adj = true
-    disable_apparmor = true
+    disable_apparmor = ${!p.apparmor}
     enable_selinux = false
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
@@ -137,7 +148,7 @@ ${p.extraCriToml ?? ''}
         [plugins.${q(CRI)}.containerd.runtimes.runc.options]
           BinaryName = ${q(p.runc)}
           Root = ${q(join(dir, 'runc'))}
-          SystemdCgroup = false
+          SystemdCgroup = ${!!p.systemdCgroup}
 
     [plugins.${q(CRI)}.cni]
       bin_dir = ${q(p.cniBinDir)}
@@ -346,6 +357,8 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
         cniBinDir: opts.cniBinDir ?? '/usr/lib/cni',
         logLevel: opts.logLevel ?? 'warn',
         extraCriToml: opts.extraCriToml,
+        systemdCgroup: opts.systemdCgroup,
+        apparmor: opts.apparmor,
       }),
     );
     const c = spawn(opts.containerdBinary ?? '/usr/bin/containerd', ['--config', config], {
@@ -362,7 +375,8 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
     c.stderr!.on('data', collect);
 
     // Ready when the CRI plugin answers Version over the socket.
-    const deadline = Date.now() + 30_000;
+    const startMs = opts.startTimeoutMs ?? 30_000;
+    const deadline = Date.now() + startMs;
     for (;;) {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`containerd exited at start (${c.exitCode ?? c.signalCode}): ${out}`);
       if (existsSync(socket)) {
@@ -376,7 +390,7 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
           client.close();
         }
       }
-      if (Date.now() > deadline) throw new Error(`containerd did not serve CRI within 30 s: ${out}`);
+      if (Date.now() > deadline) throw new Error(`containerd did not serve CRI within ${startMs / 1000} s: ${out}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     return {

@@ -5,7 +5,10 @@
 //                                                   --release: a release tarball (or the newest berth-*.tar.gz
 //                                                   in DIR, e.g. out/ after `npm run release`) copied onto the
 //                                                   work disk, and the tier then runs test/system/node-install.js
-//                                                   on it in the same boot (berth installed under systemd)
+//                                                   on it in the same boot (berth installed under systemd);
+//                                                   --full: the long tier (dist/test/guest/long.js, hours)
+//   main.js tier --bench [OPTIONS]                  the guest bench: berth+runc, berth+crun, containerd+runc
+// Long-tier options, passed on to long.js: --time-scale N, --area A[,A…], --config NAME[,NAME…], --concurrency N.
 // OPTIONS: --timeout SEC (hard limit for the guest run: boot, command, power-off), --image-timeout SEC
 //          (limit for building the image when it is not cached), --results DIR (the guest's /results),
 //          --memory MIB, --cpus N, --keep (keep the run's temp dir), --verbose (guest console on stderr).
@@ -15,10 +18,16 @@ import { basename, join } from 'node:path';
 import { cachedImage, ensureImage, imageKey } from './image.js';
 import { runInGuest, type RunOptions } from './vm.js';
 
+/** The guest bench (--quick: small pull images, which these scenarios do not use, and a shorter lifecycle warm-up): pod-to-running and ExecSync, berth+runc and berth+crun next to containerd+runc, and crun vs runc alone. */
+const GUEST_BENCH_ARGS = ['--quick', '--scenario', 'lifecycle,execsync', '--n', '10', '--berth-handlers', 'runc,crun', '--oci-reference', '--json', '/results/bench.json'];
+
 interface Parsed {
   opts: Omit<RunOptions, 'command'>;
   rest: string[];
   full: boolean;
+  bench: boolean;
+  /** Options passed on to the long tier's script. */
+  forward: string[];
   print: boolean;
   /** tier --release: the release tarball the tier installs with `berth node install`. */
   release?: string;
@@ -27,12 +36,13 @@ interface Parsed {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] [--image-timeout SEC] | run [--timeout SEC] [--image-timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--full] [--release FILE|DIR] [options]\n`);
+  process.stderr.write(`guest: ${msg}\nusage: main.js image [--print] [--image-timeout SEC] | run [--timeout SEC] [--image-timeout SEC] [--results DIR] [--memory MIB] [--cpus N] [--keep] [--verbose] [--] COMMAND... | tier [--release FILE|DIR] [options] | tier --full [--time-scale N] [--area A,…] [--config NAME,…] [--concurrency N] [options] | tier --bench [options]\n`);
   process.exit(2);
 }
 
 function parse(args: string[], defaultTimeout: number): Parsed {
-  const p: Parsed = { opts: { timeoutSec: defaultTimeout }, rest: [], full: false, print: false, imageTimeoutSec: 1200 };
+  const p: Parsed = { opts: { timeoutSec: defaultTimeout }, rest: [], full: false, bench: false, forward: [], print: false, imageTimeoutSec: 1200 };
+  let timeoutGiven = false;
   let i = 0;
   const value = (name: string): string => {
     const v = args[++i];
@@ -51,7 +61,10 @@ function parse(args: string[], defaultTimeout: number): Parsed {
       break;
     }
     if (!a.startsWith('--')) break;
-    if (a === '--timeout') p.opts.timeoutSec = positive(a);
+    if (a === '--timeout') {
+      p.opts.timeoutSec = positive(a);
+      timeoutGiven = true;
+    } else if (['--time-scale', '--area', '--config', '--concurrency'].includes(a)) p.forward.push(a, value(a));
     else if (a === '--image-timeout') p.imageTimeoutSec = positive(a);
     else if (a === '--results') p.opts.resultsDir = value(a);
     else if (a === '--memory') p.opts.memoryMiB = positive(a);
@@ -59,11 +72,15 @@ function parse(args: string[], defaultTimeout: number): Parsed {
     else if (a === '--keep') p.opts.keep = true;
     else if (a === '--verbose') p.opts.verbose = true;
     else if (a === '--full') p.full = true;
+    else if (a === '--bench') p.bench = true;
     else if (a === '--print') p.print = true;
     else if (a === '--release') p.release = value(a);
     else usage(`unknown option ${a}`);
   }
   p.rest = args.slice(i);
+  // The long tier takes hours under emulation; the bench about one.
+  if (!timeoutGiven && p.full) p.opts.timeoutSec = 12 * 3600;
+  else if (!timeoutGiven && p.bench) p.opts.timeoutSec = 3 * 3600;
   return p;
 }
 
@@ -98,16 +115,19 @@ async function main(): Promise<number> {
       command = p.rest;
     } else {
       if (p.rest.length > 0) usage('tier takes options only');
-      if (p.full) {
-        process.stderr.write('guest: the long tier (--full: conformance areas, containerd as reference) is not built yet; see issue 10, item 7\n');
-        return 2;
-      }
-      command = ['node', 'dist/test/guest/tier.js'];
-      if (p.release) {
-        const tarball = releaseTarball(p.release);
-        const to = `.guest/release/${basename(tarball)}`;
-        p.opts.files = [{ from: tarball, to }];
-        command.push('--install', to);
+      if (p.full && p.bench) usage('--full and --bench are separate runs');
+      if (p.release && (p.full || p.bench)) usage('--release belongs to the targeted tier');
+      if (p.forward.length > 0 && !p.full) usage(`${p.forward[0]} is an option of the long tier (--full)`);
+      if (p.full) command = ['node', 'dist/test/guest/long.js', ...p.forward];
+      else if (p.bench) command = ['node', 'dist/bench/main.js', ...GUEST_BENCH_ARGS];
+      else {
+        command = ['node', 'dist/test/guest/tier.js'];
+        if (p.release) {
+          const tarball = releaseTarball(p.release);
+          const to = `.guest/release/${basename(tarball)}`;
+          p.opts.files = [{ from: tarball, to }];
+          command.push('--install', to);
+        }
       }
     }
     const t0 = Date.now();
