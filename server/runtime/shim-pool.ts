@@ -120,6 +120,11 @@ export class ShimPool {
   private readonly lingerMs: number;
   private readonly respawnAfterMs: number;
 
+  /** Shim processes held and jobs pending in them (for the soak's leak check). */
+  counts(): { shims: number; jobs: number } {
+    return { shims: this.shims.length, jobs: this.shims.reduce((n, s) => n + s.pending.size, 0) };
+  }
+
   constructor(opts: ShimPoolOptions = {}) {
     this.command = opts.command ?? [process.execPath, SHIM];
     this.maxJobs = opts.maxJobsPerShim ?? 16;
