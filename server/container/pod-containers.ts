@@ -29,6 +29,8 @@ export function podContainers(deps: () => ContainerDeps): PodContainers {
           }),
         ),
       );
+      // The pod is going: its own CPU sample goes now, not at kubelet's next stats list.
+      d.stats.prune(new Set(d.store.all().map((c) => c.id)), new Set(d.sandboxes.store.list().map((s) => s.id).filter((id) => id !== sandboxId)));
     },
     statuses(sandboxId) {
       const d = deps();
