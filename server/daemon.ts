@@ -235,5 +235,6 @@ function inMemorySizes(s: DaemonServices, shims: ShimPool, cgroups: ReturnType<t
     shims: shim.shims,
     shimJobs: shim.jobs,
     cgroupOomMarks: cgroups.oomMarkCount?.() ?? 0,
+    heapUsedKiB: Math.round(process.memoryUsage().heapUsed / 1024),
   };
 }

@@ -12,12 +12,12 @@ export const soak: Scenario = {
     const cycles = ctx.opts.n ?? (ctx.opts.quick ? 20 : 1000);
     const burst = ctx.opts.quick ? 10 : 100;
     const warm = Math.min(100, Math.floor(cycles / 5));
-    const sampleEvery = ctx.opts.quick ? 5 : 50;
+    const sampleEvery = ctx.opts.quick ? 5 : 10;
     res.result.params = { cycles, burst, warmCycle: warm, sampleEvery, image: ctx.images.busybox, tables: PER_POD_TABLES };
     res.result.notes.push(
       'berth only: the table sizes come from berthd\'s admin socket (GET /v1/debug/sizes)',
       'a cycle: RunPodSandbox, a container writing 50 log lines (all checked in its log file), 3 ExecSync, ContainerStats, PodSandboxStats, ListContainerStats, StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox',
-      `growth = last sample − the sample at cycle ${warm}; RSS is VmRSS, fds the entries of /proc/PID/fd, sampled between cycles`,
+      `RSS is VmRSS, fds the entries of /proc/PID/fd, heap V8's heapUsed, sampled every ${sampleEvery} cycles between cycles; V8 collects garbage when it likes, so RSS growth compares the highest RSS of the ${warm} cycles after cycle ${warm} with the highest of the last ${warm} cycles`,
     );
     requireCaps(ctx, res, ['containers', 'exec']);
     res.fail('containerd', 'n/a: the soak runs berth only');
@@ -33,13 +33,22 @@ export const soak: Scenario = {
       res.sample('berth', 'fds', s.fds);
     }
     const grown = grownTables(out.samples);
+    // Peaks of two equal windows: the one after the warm point and the last one.
+    const peak = (xs: typeof out.samples, f: (s: (typeof out.samples)[number]) => number) => Math.max(...xs.map(f));
+    const early = out.samples.filter((s) => s.cycle >= warm && s.cycle <= 2 * warm);
+    const late = out.samples.filter((s) => s.cycle > last.cycle - warm);
     res.figure(`${burst} pods started at once: wall`, 'ms', 'berth', out.burst.wallMs);
     res.figure(`${burst} pods at once: errors`, 'count', 'berth', out.burst.errors.length);
     res.figure('cycles', 'count', 'berth', out.cycles);
     res.figure('errors', 'count', 'berth', out.errors.length);
     res.figure(`RSS at cycle ${at.cycle}`, 'MiB', 'berth', at.rssKiB / 1024);
     res.figure(`RSS at cycle ${last.cycle}`, 'MiB', 'berth', last.rssKiB / 1024);
-    res.figure(`RSS growth ${at.cycle}→${last.cycle}`, 'MiB', 'berth', (last.rssKiB - at.rssKiB) / 1024);
+    res.figure(`RSS peak, cycles ${warm}-${2 * warm}`, 'MiB', 'berth', peak(early, (s) => s.rssKiB) / 1024);
+    res.figure(`RSS peak, last ${warm} cycles`, 'MiB', 'berth', peak(late, (s) => s.rssKiB) / 1024);
+    res.figure('RSS growth (peak to peak)', 'MiB', 'berth', (peak(late, (s) => s.rssKiB) - peak(early, (s) => s.rssKiB)) / 1024);
+    res.figure(`heap used peak, cycles ${warm}-${2 * warm}`, 'MiB', 'berth', peak(early, (s) => s.sizes.heapUsedKiB ?? 0) / 1024);
+    res.figure(`heap used peak, last ${warm} cycles`, 'MiB', 'berth', peak(late, (s) => s.sizes.heapUsedKiB ?? 0) / 1024);
+    res.figure(`fds max after cycle ${at.cycle}`, 'count', 'berth', peak(out.samples.filter((s) => s.cycle >= at.cycle), (s) => s.fds));
     res.figure(`fds at cycle ${at.cycle}`, 'count', 'berth', at.fds);
     res.figure(`fds at cycle ${last.cycle}`, 'count', 'berth', last.fds);
     res.figure('tables that grew', 'count', 'berth', grown.length);
