@@ -85,6 +85,9 @@ export function unaryRpcs(): Rpc[] {
 }
 
 const MiB = 1 << 20;
+/** Levels of nested messages in a random request, and below a replaced field. */
+const RANDOM_DEPTH = 3;
+const MUTATION_DEPTH = 2;
 const HUGE = 'x'.repeat(MiB);
 const BIG = 'y'.repeat(64 * 1024);
 
@@ -200,12 +203,15 @@ export class CriArbitraries {
 
   /** Strings, by what the field holds (guessed from its name). */
   string(field: string): fc.Arbitrary<unknown> {
+    const key = `string:${field}`;
+    let a = this.memo.get(key);
+    if (!a) this.memo.set(key, (a = this.makeString(field)));
+    return a;
+  }
+
+  private makeString(field: string): fc.Arbitrary<unknown> {
     const { kind, ref } = stringKind(field);
-    const hostile = fc.oneof(
-      { weight: 20, arbitrary: fc.constantFrom(...this.hostile) },
-      { weight: 2, arbitrary: fc.constant(BIG) },
-      { weight: 1, arbitrary: fc.constant(HUGE) },
-    );
+    const hostile = fc.constantFrom(...this.hostile);
     const text = fc.oneof(fc.string({ maxLength: 24 }), fc.string({ unit: 'binary', maxLength: 12 }));
     const dns = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,14}[a-z0-9])?$/);
     const m = this.env.marker;
@@ -239,8 +245,7 @@ export class CriArbitraries {
   private mapOf(field: protobuf.MapField, depth: number): fc.Arbitrary<unknown> {
     const value = this.single(field, depth);
     const key = fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,20}[a-z0-9])?(\/[a-z]{1,8})?$/) }, { weight: 2, arbitrary: fc.constantFrom(...this.hostile.filter((s) => s.length < 4096)) });
-    const many = fc.integer({ min: 1000, max: 5000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}.${this.env.marker}`, `v${i}`])));
-    return fc.oneof({ weight: 12, arbitrary: fc.dictionary(key, value, { maxKeys: 5 }) }, { weight: 1, arbitrary: many });
+    return fc.dictionary(key, value, { maxKeys: 4 });
   }
 
   private single(field: protobuf.FieldBase, depth: number): fc.Arbitrary<unknown> {
@@ -250,14 +255,14 @@ export class CriArbitraries {
       return fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...names) }, { weight: 1, arbitrary: fc.constantFrom(-1, 7, 99, 2 ** 31 - 1) });
     }
     if (rt instanceof protobuf.Type) {
-      if (depth >= 5) return fc.constant(null);
-      return fc.option(this.message(rt, depth + 1), { nil: null, freq: 4 });
+      if (depth <= 0) return fc.constant(null);
+      return fc.option(this.message(rt, depth - 1), { nil: null, freq: 3 });
     }
     switch (field.type) {
       case 'string':
         return this.string(field.name);
       case 'bytes':
-        return fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.constant(new Uint8Array(256 * 1024)));
+        return fc.uint8Array({ maxLength: 64 });
       case 'bool':
         return fc.boolean();
       case 'int32':
@@ -279,15 +284,44 @@ export class CriArbitraries {
   }
 
   field(field: protobuf.FieldBase, depth: number): fc.Arbitrary<unknown> {
+    const key = `field:${field.parent?.fullName}.${field.name}@${depth}`;
+    let a = this.memo.get(key);
+    if (!a) this.memo.set(key, (a = this.makeField(field, depth)));
+    return a;
+  }
+
+  private makeField(field: protobuf.FieldBase, depth: number): fc.Arbitrary<unknown> {
     if (field instanceof protobuf.MapField) return this.mapOf(field, depth);
     // A repeated message never holds null (the client's encoder refuses it before sending).
     const rt = field.resolvedType;
-    const one = field.repeated && rt instanceof protobuf.Type ? (depth >= 5 ? fc.constant({}) : this.message(rt, depth + 1)) : this.single(field, depth);
-    if (field.repeated) return fc.oneof({ weight: 8, arbitrary: fc.array(one, { maxLength: 4 }) }, { weight: 1, arbitrary: fc.array(one, { minLength: 100, maxLength: 300 }) });
+    const one = field.repeated && rt instanceof protobuf.Type ? (depth <= 0 ? fc.constant({}) : this.message(rt, depth - 1)) : this.single(field, depth);
+    if (field.repeated) return fc.array(one, { maxLength: 3 });
     return one;
   }
 
-  message(type: protobuf.Type, depth = 0): fc.Arbitrary<Record<string, unknown>> {
+  /** Something big for one field: a 64 KiB or 1 MiB string, a map of thousands of entries, a long list. */
+  big(field: protobuf.FieldBase): fc.Arbitrary<unknown> {
+    const key = `big:${field.parent?.fullName}.${field.name}`;
+    let a = this.memo.get(key);
+    if (!a) this.memo.set(key, (a = this.makeBig(field)));
+    return a;
+  }
+
+  private makeBig(field: protobuf.FieldBase): fc.Arbitrary<unknown> {
+    const m = this.env.marker;
+    if (field instanceof protobuf.MapField) {
+      return fc.integer({ min: 1000, max: 5000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}.${m}`, field.type === 'string' ? `v${i}` : {}])));
+    }
+    const one = field.type === 'string' ? fc.constantFrom(BIG, HUGE, `${m}/`.repeat(3000), '\0'.repeat(1000)) : field.type === 'bytes' ? fc.constant(new Uint8Array(MiB)) : this.single(field, 1);
+    if (field.repeated) {
+      const item = field.type === 'string' ? fc.constant(`${m}-item`) : field.resolvedType instanceof protobuf.Type ? fc.constant({}) : this.single(field, 0);
+      return fc.integer({ min: 200, max: 2000 }).chain((n) => fc.array(item, { minLength: n, maxLength: n }));
+    }
+    return one;
+  }
+
+  /** A message with nested messages down to `depth` more levels (null below). */
+  message(type: protobuf.Type, depth = RANDOM_DEPTH): fc.Arbitrary<Record<string, unknown>> {
     const key = `${type.fullName}@${depth}`;
     let a = this.memo.get(key) as fc.Arbitrary<Record<string, unknown>> | undefined;
     if (!a) {
@@ -356,7 +390,13 @@ export class CriArbitraries {
   /** One request to `rpc`: a template with up to 3 fields replaced, or a random message. */
   request(rpc: Rpc): fc.Arbitrary<FuzzRequest> {
     const paths = this.fieldPaths(rpc.type);
-    const mutation = paths.length ? fc.constantFrom(...paths).chain(([path, f]) => this.field(f, path.length).map((value) => ({ path, value }))) : undefined;
+    // Most replacements are ordinary hostile values; one request in ten gets one big value.
+    const mutation = paths.length
+      ? fc.oneof(
+          { weight: 10, arbitrary: fc.constantFrom(...paths).chain(([path, f]) => this.field(f, MUTATION_DEPTH).map((value) => ({ path, value }))) },
+          { weight: 1, arbitrary: fc.constantFrom(...paths).chain(([path, f]) => this.big(f).map((value) => ({ path, value }))) },
+        )
+      : undefined;
     const templated = fc.tuple(this.template(rpc.method), mutation ? fc.array(mutation, { maxLength: 3 }) : fc.constant([])).map(([base, muts]) => {
       const req = cloneRequest(base) as Record<string, unknown>;
       for (const { path, value } of muts) setPath(req, path, value);
