@@ -5,8 +5,8 @@
 // deadline (UNAVAILABLE or DEADLINE_EXCEEDED is a crash or a hang). After the run, every pod,
 // container and image the run made is removed through CRI, and the test checks that nothing
 // is left: no pods, containers or extra images, no mounts, processes or veths of this berthd,
-// no new entries in the host directories berth could be tricked into writing (/, /tmp, /run,
-// /etc, /var/lib, /var/log, /root, /dev/shm, the cgroup hierarchies' tops), and no file
+// no new entries in the host directories berth could be tricked into writing (/, /run, /etc,
+// /var/lib, /var/log, /root, /dev/shm, the cgroup hierarchies' tops), and no file
 // anywhere on the root filesystem whose name holds the run's marker (every path the fuzzer
 // makes up holds it).
 //
@@ -47,9 +47,12 @@ const why = !isRoot() ? 'it needs root' : !existsSync('/usr/bin/docker-registry'
 if (why) console.log(`fuzz skipped: ${why}`);
 const maybe = why ? test.skip : test;
 
-/** Names below each directory (what berth must not add to). */
+/**
+ * Names below each directory (what berth must not add to). /tmp is left to the marker search:
+ * other test files running beside this one make their own entries there.
+ */
 function watchedDirs(): string[] {
-  const dirs = ['/', '/tmp', '/run', '/etc', '/etc/cni/net.d', '/var/lib', '/var/lib/cni', '/var/log', '/root', '/dev/shm', '/var/run/netns'];
+  const dirs = ['/', '/run', '/etc', '/etc/cni/net.d', '/var/lib', '/var/lib/cni', '/var/log', '/root', '/dev/shm', '/var/run/netns'];
   const cg = '/sys/fs/cgroup';
   if (existsSync(`${cg}/cgroup.controllers`)) dirs.push(cg);
   else if (existsSync(cg)) for (const h of readdirSync(cg)) dirs.push(`${cg}/${h}`);
