@@ -132,6 +132,8 @@ maybe('fuzzed CRI requests: no crash, no INTERNAL/UNKNOWN, no hang, nothing writ
     };
 
     let sent = 0;
+    /** A crash or a hang was seen: no shrinking after it (every replay would wait out deadlines). */
+    let fatal = false;
     const failures: Failure[] = [];
     const seen = new Set<string>();
     const codes = new Map<string, number>();
@@ -157,6 +159,7 @@ maybe('fuzzed CRI requests: no crash, no INTERNAL/UNKNOWN, no hang, nothing writ
             seen.add(key);
             failures.push(f);
           }
+          if (!alive || code === Status.DEADLINE_EXCEEDED || code === Status.UNAVAILABLE) fatal = true;
           if (!alive) throw new Error(`berthd died: ${f.code}: ${message}\n${berthd.stderr().slice(-3000)}`);
           if (!COLLECT) throw new Error(`${f.code}: ${message}\nrequest: ${what}`);
         }
@@ -212,6 +215,7 @@ maybe('fuzzed CRI requests: no crash, no INTERNAL/UNKNOWN, no hang, nothing writ
     const params: fc.Parameters<[FuzzRequest[]]> = { seed: SEED, numRuns, ...(process.env.BERTH_FUZZ_PATH ? { path: process.env.BERTH_FUZZ_PATH } : {}) };
     const outcome = await fc.check(
       fc.asyncProperty(fc.array(requestArb, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+        if (fatal && !COLLECT) return; // shrink attempts pass: the report is the original batch
         await Promise.all(batch.map(send));
         await trim();
         if (sent % 1000 < BATCH) t.log(`${sent} requests, ${Math.round((Date.now() - started) / 1000)} s: ${[...codes].filter(([k]) => k !== 'sent').map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -221,8 +225,9 @@ maybe('fuzzed CRI requests: no crash, no INTERNAL/UNKNOWN, no hang, nothing writ
     t.log(`${sent} requests in ${Math.round((Date.now() - started) / 1000)} s; answers: ${[...codes].filter(([k]) => k !== 'sent').map(([k, v]) => `${k} ${v}`).join(', ')}`);
     t.log(`time by method (ms, calls): ${[...spent].sort((a, b) => b[1][0] - a[1][0]).slice(0, 10).map(([m, [ms, n]]) => `${m} ${ms}/${n}`).join(', ')}`);
     if (failures.length) t.log(`${failures.length} distinct failure(s):\n${failures.map((f) => `- ${f.code}: ${f.message}\n  ${f.request}`).join('\n')}`);
-    if (outcome.failed) t.log(fc.defaultReportMessage(outcome) ?? '');
-    t.false(outcome.failed, `the property failed (seed ${SEED}, path ${outcome.counterexamplePath}): ${String(outcome.errorInstance ?? '').slice(0, 3000)}`);
+    // fast-check's own report would print the batch whole (megabytes of strings): the short form instead.
+    if (outcome.failed) t.log(`counterexample after ${outcome.numShrinks} shrinks (replay: BERTH_FUZZ_SEED=${SEED} BERTH_FUZZ_PATH=${outcome.counterexamplePath}):\n${(outcome.counterexample?.[0] ?? []).map(describe).join('\n')}`);
+    t.false(outcome.failed, `the property failed (seed ${SEED}, path ${outcome.counterexamplePath}): ${String((outcome.errorInstance as Error | undefined)?.message ?? outcome.errorInstance ?? '').slice(0, 3000)}`);
     t.is(failures.length, 0, 'no INTERNAL, UNKNOWN, hang or crash');
     t.true(sent >= Math.min(REQUESTS, 10_000) || outcome.failed, `${sent} requests sent`);
 
