@@ -22,11 +22,15 @@ import { density } from './scenarios/density.js';
 import { execsync } from './scenarios/execsync.js';
 import { pull, pullFiles } from './scenarios/pull.js';
 import { scrape_ } from './scenarios/scrape.js';
+import { soak } from './scenarios/soak.js';
 
 export const SCENARIOS: Scenario[] = [sandbox, lifecycle, burst, density, execsync, pull, pullFiles, scrape_];
+/** Run only when named (`--scenario soak`): long, and berth only. */
+export const EXTRA_SCENARIOS: Scenario[] = [soak];
 
 const USAGE = `usage: bench/run [--scenario NAME[,NAME…]]… [--n N] [--rounds R] [--quick] [--json FILE]
-  scenarios: ${SCENARIOS.map((s) => s.name).join(', ')} (default: all)
+  scenarios: ${SCENARIOS.map((s) => s.name).join(', ')} (default: all of these);
+             ${EXTRA_SCENARIOS.map((s) => s.name).join(', ')} (only when named)
   --n N       rounds (sandbox, lifecycle, execsync, pull, pull-files) or pods (burst: per burst, density: running)
   --rounds R  rounds of burst and density
   --quick     few rounds and pods, a small pull image (CI keeps the instrument working with it)
@@ -79,7 +83,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--pull-layer-mb') a.pullLayerMb = int();
     else if (arg === '--scenario') {
       for (const name of value().split(',')) {
-        const s = SCENARIOS.find((x) => x.name === name.trim());
+        const s = [...SCENARIOS, ...EXTRA_SCENARIOS].find((x) => x.name === name.trim());
         if (!s) throw new Error(`unknown scenario ${name}\n${USAGE}`);
         if (!a.scenarios.includes(s)) a.scenarios.push(s);
       }

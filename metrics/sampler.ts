@@ -233,6 +233,13 @@ export class Sampler {
     this.timer = undefined;
   }
 
+  /** Drops what is kept for a removed target now, rather than at the next round. */
+  forget(key: string): void {
+    this.lastRead.delete(key);
+    this.writable.delete(key);
+    this.where.delete(key);
+  }
+
   /** Entries held per target (for tests: they must not grow with churn). */
   held(): number {
     return this.lastRead.size + this.writable.size + this.where.size;

@@ -45,6 +45,8 @@ export interface AdminDeps {
   leaks?: LeakAuditor;
   /** The operator views (berth ps, inspect, logs, top: issue 13). */
   views?: { source: ViewSource; top: TopSampler };
+  /** Sizes of berthd's in-memory tables (GET /v1/debug/sizes): the soak checks they do not grow. */
+  sizes?: () => Record<string, number>;
 }
 
 /** GET /v1/pods, /v1/inspect, /v1/containers/log, /v1/top: read-only views (server/ops/). */
@@ -105,6 +107,7 @@ async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse,
     const out = await viewRoute(deps.views, url);
     if (out !== undefined) return out;
   }
+  if (url.pathname === '/v1/debug/sizes' && req.method === 'GET' && deps.sizes) return deps.sizes();
   if (url.pathname === '/v1/images/import' && req.method === 'POST') {
     const b = await body(req);
     const file = b.path;

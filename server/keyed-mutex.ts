@@ -12,6 +12,11 @@ export class KeyedMutex {
     return this.tails.size > 0;
   }
 
+  /** Keys with work queued or running (for the soak's leak check: must return to 0). */
+  get size(): number {
+    return this.tails.size;
+  }
+
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);

@@ -169,6 +169,8 @@ export async function startMetrics(opts: {
       if (!rec || rec.creating) return undefined;
       return sampler.sampleOne(containerTarget(rec, sandboxes.store.get(rec.sandboxId)));
     },
+    forget: (key) => sampler.forget(key),
+    held: () => sampler.held(),
     async podSample(podId) {
       const sample = await sampler.current();
       const have = sample.targets.get(`pod:${podId}`);

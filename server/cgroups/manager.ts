@@ -58,6 +58,8 @@ export interface Cgroups {
    * Call it for every exit: each call moves the parent's mark, so one OOM kill is told once.
    */
   oomKilled(c: Pick<ContainerCgroupRef, 'cgroupsPath'>): Promise<boolean>;
+  /** Parent cgroups whose OOM-kill count is remembered (for the soak's leak check). */
+  oomMarkCount?(): number;
   /** One cgroup on the host's hierarchy (a path below the root). */
   open(path: string): CgroupManager;
   /** Stats of a cgroup; undefined when it does not exist (any more). */
@@ -144,6 +146,7 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
     placeMonitor: (pid, id, pod) => driver.placeMonitor(pid, id, pod),
 
     containerPath,
+    oomMarkCount: () => oomMarks.size,
 
     async oomKilled(c) {
       const path = driver.pathOf(c.cgroupsPath);

@@ -29,6 +29,8 @@ export function podContainers(deps: () => ContainerDeps): PodContainers {
           }),
         ),
       );
+      // The pod is going: its own CPU sample goes now, not at kubelet's next stats list.
+      d.metrics?.forget(`pod:${sandboxId}`);
     },
     statuses(sandboxId) {
       const d = deps();

@@ -39,6 +39,8 @@ export async function removeLocked(deps: ContainerDeps, rec: ContainerRecord, lo
   }
   await cleanupContainer(deps, rec);
   deps.store.delete(rec.id);
+  // Its stats samples go with it (not only at kubelet's next ListContainerStats).
+  deps.metrics?.forget(rec.id);
   log.info('container removed', { container_id: rec.id });
   deps.events.publish(containerEvent(deps, rec, 'CONTAINER_DELETED_EVENT'));
 }

@@ -125,6 +125,11 @@ export class ShimPool {
   /** Set by berthd's metrics wiring. */
   onJobDone: ShimJobObserver | undefined;
 
+  /** Shim processes held and jobs pending in them (for the soak's leak check). */
+  counts(): { shims: number; jobs: number } {
+    return { shims: this.shims.length, jobs: this.shims.reduce((n, s) => n + s.pending.size, 0) };
+  }
+
   constructor(opts: ShimPoolOptions = {}) {
     this.command = opts.command ?? [process.execPath, SHIM];
     this.maxJobs = opts.maxJobsPerShim ?? 16;

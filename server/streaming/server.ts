@@ -35,6 +35,11 @@ export class StreamingServer {
   private readonly tokens = new TokenCache<StreamRequest>();
   private readonly sockets = new Set<Duplex>();
 
+  /** Streaming tokens and connections held (for the soak's leak check). */
+  counts(): { tokens: number; sockets: number } {
+    return { tokens: this.tokens.size, sockets: this.sockets.size };
+  }
+
   private constructor(
     private readonly http: Server,
     readonly baseUrl: string,
