@@ -9,6 +9,7 @@ import { failedPrecondition, internal } from '../errors.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupDriver, ContainerCgroup, PodCgroup } from './driver.js';
 import { cgroupfsParent, cgroupfsPodParent, containerCgroupPath } from './paths.js';
+import { killPoint } from '../kill-points.js';
 
 /** Cgroup parent for pods without one: berth's own, removed again when empty. */
 export const BERTH_CGROUP_PARENT = '/berth';
@@ -119,6 +120,7 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
       for (const root of roots) {
         try {
           await rmdir(join(root, rel));
+          killPoint('cgroup.pod.dir-removed');
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') continue;
@@ -152,6 +154,7 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
               await mkdir(dir);
               shared.add(rel);
               if (!result.created.includes(rel)) result.created.push(rel);
+              killPoint('cgroup.pod.dir-made');
             } catch (e) {
               // Already there: made by kubelet, the operator, or another pod at the same moment.
               if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -9,6 +9,7 @@ import { containerFiles } from '../runtime/files.js';
 import { containerEvent } from './status.js';
 import { exitDir, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
+import { killPoint } from '../kill-points.js';
 
 /** Exit code → CRI reason (pure). */
 export function exitReason(code: number, oom: boolean): string {
@@ -36,6 +37,7 @@ export async function markExited(deps: ContainerDeps, rec: ContainerRecord): Pro
   rec.reason = exitReason(exit.code, oom);
   rec.message = oom ? 'the container was killed for exceeding its memory limit' : '';
   deps.store.update(rec);
+  killPoint('container.exit.recorded');
   deps.log.info('container exited', { container_id: rec.id, exit_code: rec.exitCode, reason: rec.reason });
   deps.events.publish(containerEvent(deps, rec, 'CONTAINER_STOPPED_EVENT'));
   return true;

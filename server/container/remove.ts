@@ -14,20 +14,28 @@ import type { ContainerRecord } from './types.js';
 import type { RemoveContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/RemoveContainerRequest.js';
 import type { RemoveContainerResponse } from '../../wire/cri/generated/runtime/v1/RemoveContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
+import { killPoint } from '../kill-points.js';
 
 /** Everything but the record: runtime state, conmon, mounts, dirs, cgroups, the image lease. */
 export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
   await deps.runtime.forContainer(rec).delete(rec.id);
+  killPoint('container.cleanup.runtime-deleted');
   await reapConmon(rec.conmonPid, rec.id);
+  killPoint('container.cleanup.conmon-reaped');
   await unmountAll([rec.paths.rootfs]);
+  killPoint('container.cleanup.unmounted');
   await rm(rec.paths.dir, { recursive: true, force: true });
+  killPoint('container.cleanup.dir-removed');
   await rm(rec.paths.bundle, { recursive: true, force: true });
+  killPoint('container.cleanup.bundle-removed');
   await rm(rec.paths.exitFile, { force: true });
   await rm(containerFiles(rec).socketLink, { force: true });
   // The container's own cgroup is the runtime's (delete removed it); the ancestors that did
   // not exist before this container go when empty (another container may still use them).
   await deps.sandboxes.cgroups.removeContainerParents(rec.cgroupCreated);
+  killPoint('container.cleanup.cgroups-removed');
   await deps.images.releaseLayers(rec.id);
+  killPoint('container.cleanup.lease-released');
 }
 
 /** Removes a container whose lock the caller holds. */
@@ -35,10 +43,12 @@ export async function removeLocked(deps: ContainerDeps, rec: ContainerRecord, lo
   if (!rec.creating && (rec.state === 'CONTAINER_RUNNING' || rec.state === 'CONTAINER_CREATED')) {
     // CRI: a running container is removed by force.
     await deps.runtime.forContainer(rec).kill(rec.id, 'SIGKILL');
+    killPoint('container.remove.killed');
     if (await waitForExitFile(rec.paths.exitFile, 10_000)) await markExited(deps, rec);
   }
   await cleanupContainer(deps, rec);
   deps.store.delete(rec.id);
+  killPoint('container.remove.record-deleted');
   log.info('container removed', { container_id: rec.id });
   deps.events.publish(containerEvent(deps, rec, 'CONTAINER_DELETED_EVENT'));
 }

@@ -9,6 +9,7 @@ import type { ContainerRecord } from './types.js';
 import type { StopContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/StopContainerRequest.js';
 import type { StopContainerResponse } from '../../wire/cri/generated/runtime/v1/StopContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
+import { killPoint } from '../kill-points.js';
 
 /** Stops a container whose lock the caller holds. */
 export async function stopLocked(deps: ContainerDeps, rec: ContainerRecord, timeoutSeconds: number, log: CallContext['log']): Promise<void> {
@@ -18,6 +19,7 @@ export async function stopLocked(deps: ContainerDeps, rec: ContainerRecord, time
   // A created container's init waits in the runtime for `start`: only SIGKILL ends it.
   if (timeoutSeconds > 0 && rec.state === 'CONTAINER_RUNNING') {
     await rt.kill(rec.id, rec.stopSignal);
+    killPoint('container.stop.signalled');
     if (await waitForExitFile(rec.paths.exitFile, timeoutSeconds * 1000)) {
       await markExited(deps, rec);
       return;
@@ -25,6 +27,7 @@ export async function stopLocked(deps: ContainerDeps, rec: ContainerRecord, time
     log.info('container did not stop in time; killing it', { container_id: rec.id, timeout_s: timeoutSeconds });
   }
   await rt.kill(rec.id, 'SIGKILL');
+  killPoint('container.stop.killed');
   if (!(await waitForExitFile(rec.paths.exitFile, 15_000))) throw internal(`container ${rec.id} did not exit after SIGKILL`);
   await markExited(deps, rec);
 }

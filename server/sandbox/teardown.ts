@@ -12,6 +12,7 @@ import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
 import type { NetworkConfList } from '../network/conflist.js';
 import type { Logger } from '../logger.js';
+import { killPoint } from '../kill-points.js';
 
 /** Collects every failure of a multi-step teardown and throws the first after trying all steps. */
 async function allSteps(log: Logger, steps: Array<[string, () => Promise<void>]>): Promise<void> {
@@ -35,6 +36,7 @@ export async function releasePodResources(deps: SandboxDeps, rec: SandboxRecord,
       'init',
       async () => {
         if (rt.init) await stopPodInit(rt.init);
+        killPoint('teardown.init.stopped');
       },
     ],
     [
@@ -56,16 +58,19 @@ export async function releasePodResources(deps: SandboxDeps, rec: SandboxRecord,
           },
           cni.result,
         );
+        killPoint('teardown.cni.deleted');
         cni.deleted = true;
         rt.ips = [];
         onChange();
+        killPoint('teardown.cni.recorded');
       },
     ],
-    ['namespaces', () => releaseNamespaces(rt.namespaces)],
+    ['namespaces', () => releaseNamespaces(rt.namespaces).then(() => killPoint('teardown.namespaces.released'))],
     [
       'shm',
       async () => {
         if (rt.shmPath) await unmountAll([rt.shmPath]);
+        killPoint('teardown.shm.unmounted');
       },
     ],
   ]);
@@ -79,9 +84,10 @@ export async function removePodResources(deps: SandboxDeps, rec: SandboxRecord):
       'cgroup',
       async () => {
         if (rt.cgroup) await removePodCgroup(rt.cgroup, deps.cgroups);
+        killPoint('teardown.cgroup.removed');
       },
     ],
-    ['files', () => rm(rt.filesDir, { recursive: true, force: true })],
+    ['files', () => rm(rt.filesDir, { recursive: true, force: true }).then(() => killPoint('teardown.files.removed'))],
     [
       'shm dir',
       async () => {
