@@ -142,10 +142,22 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
     runtimeSystemd: false,
     parsePodParent: cgroupfsPodParent,
 
-    async createPod(parent) {
+    async createPod(parent, onPlanned) {
       const path = cgroupfsPodParent(parent);
       const result: PodCgroup = { path, created: [] };
       try {
+        if (onPlanned) {
+          const missing: string[] = [];
+          for (const rel of levels(path)) {
+            for (const root of roots) {
+              if (!(await exists(join(root, rel)))) {
+                missing.push(rel);
+                break;
+              }
+            }
+          }
+          onPlanned({ path, created: missing });
+        }
         for (const rel of levels(path)) {
           for (const root of roots) {
             const dir = join(root, rel);

@@ -10,7 +10,7 @@ import { cniAdd, podCniArgs, resultIps } from '../network/cni.js';
 import { validateSandboxConfig } from './validate.js';
 import { pinNamespaces } from './namespaces.js';
 import { writePodFiles } from './pod-files.js';
-import { createPodCgroup } from './pod-cgroup.js';
+import { createPodCgroup, type PodCgroup } from './pod-cgroup.js';
 import { applySysctls } from './sysctl.js';
 import { startPodInit } from './pod-init.js';
 import { releasePodResources, removePodResources } from './teardown.js';
@@ -34,6 +34,23 @@ export function cniPortMappings(pms: readonly PortMapping__Output[]): Array<Reco
       protocol: p.protocol.toLowerCase(),
       ...(p.host_ip ? { hostIP: p.host_ip } : {}),
     }));
+}
+
+/**
+ * kubelet gives every attempt of a pod the same cgroup_parent. Sandboxes on one pod cgroup
+ * share ownership of it, as a pod's containers do theirs: each records what any of them
+ * created, and only the last one removed takes it away (teardown.ts).
+ */
+function withSiblingCgroups(deps: SandboxDeps, id: string, pc: PodCgroup): PodCgroup {
+  const created = new Set(pc.created);
+  let sliceStarted = pc.sliceStarted ?? false;
+  for (const o of deps.store.list()) {
+    const sib = o.runtime.cgroup;
+    if (o.id === id || sib?.path !== pc.path) continue;
+    for (const c of sib.created) created.add(c);
+    sliceStarted ||= sib.sliceStarted ?? false;
+  }
+  return { ...pc, created: [...created].sort((a, b) => a.split('/').length - b.split('/').length), ...(sliceStarted ? { sliceStarted } : {}) };
 }
 
 /** Waits for every step, then throws the first failure: rollback must not race a step still running. */
@@ -153,8 +170,12 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
       }
       if (plan.cgroupParent) {
         steps.push(
-          createPodCgroup(plan.cgroupParent, deps.cgroups).then((cg) => {
-            rt.cgroup = cg;
+          // Recorded before anything is made: a crash in between leaves nothing unnamed.
+          createPodCgroup(plan.cgroupParent, deps.cgroups, (planned) => {
+            rt.cgroup = withSiblingCgroups(deps, id, planned);
+            deps.store.update(rec);
+          }).then((cg) => {
+            rt.cgroup = withSiblingCgroups(deps, id, cg);
             killPoint('sandbox.cgroup.created');
           }),
         );
@@ -163,7 +184,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
       await settleAll(steps);
       killPoint('sandbox.steps.done');
       if (plan.pidMode === 'POD') {
-        rt.init = await startPodInit(rt.namespaces);
+        rt.init = await startPodInit(rt.namespaces, id);
         killPoint('sandbox.init.started');
       }
 

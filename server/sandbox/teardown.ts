@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { cniDel } from '../network/cni.js';
 import { mountPoints, unmountAll } from '../mounts.js';
 import { releaseNamespaces } from './namespaces.js';
-import { stopPodInit } from './pod-init.js';
+import { killUnrecordedPodInit, stopPodInit } from './pod-init.js';
 import { removePodCgroup } from './pod-cgroup.js';
 import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
@@ -36,6 +36,7 @@ export async function releasePodResources(deps: SandboxDeps, rec: SandboxRecord,
       'init',
       async () => {
         if (rt.init) await stopPodInit(rt.init);
+        else if (rt.pidMode === 'POD') await killUnrecordedPodInit(rec.id);
         killPoint('teardown.init.stopped');
       },
     ],
@@ -83,7 +84,10 @@ export async function removePodResources(deps: SandboxDeps, rec: SandboxRecord):
     [
       'cgroup',
       async () => {
-        if (rt.cgroup) await removePodCgroup(rt.cgroup, deps.cgroups);
+        const pc = rt.cgroup;
+        // Another sandbox of the same pod (a later attempt) still uses it: the last one removes it.
+        const shared = pc && deps.store.list().some((o) => o.id !== rec.id && o.runtime.cgroup?.path === pc.path);
+        if (pc && !shared) await removePodCgroup(pc, deps.cgroups);
         killPoint('teardown.cgroup.removed');
       },
     ],
