@@ -5,9 +5,9 @@ import { rm } from 'node:fs/promises';
 import { internal } from '../errors.js';
 import { resolveIfPresent } from '../ids.js';
 import { unmountAll } from '../mounts.js';
-import { reapConmon, waitForExitFile } from '../runtime/conmon.js';
+import { reapConmon } from '../runtime/conmon.js';
 import { containerFiles } from '../runtime/files.js';
-import { markExited } from './exits.js';
+import { waitExited } from './exits.js';
 import { containerEvent } from './status.js';
 import type { ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
@@ -44,7 +44,7 @@ export async function removeLocked(deps: ContainerDeps, rec: ContainerRecord, lo
     // CRI: a running container is removed by force.
     await deps.runtime.forContainer(rec).kill(rec.id, 'SIGKILL');
     killPoint('container.remove.killed');
-    if (await waitForExitFile(rec.paths.exitFile, 10_000)) await markExited(deps, rec);
+    await waitExited(deps, rec, 10_000);
   }
   await cleanupContainer(deps, rec);
   deps.store.delete(rec.id);
