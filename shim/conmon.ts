@@ -59,6 +59,8 @@ export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonSta
       if (typeof msg.data === 'number' && msg.data > 0) finish(undefined, msg.data);
       else finish(new ConmonReportedError((msg.message ?? `conmon reported ${sync}`).trim()));
     });
-    syncPipe.on('end', () => finish(new Error(`conmon closed its sync pipe without a result: ${out.trim()}`)));
+    syncPipe.on('end', () =>
+      finish(new Error(`the runtime's create ended without a result: conmon or the OCI runtime it ran was killed or crashed before reporting the container${out.trim() ? ` (conmon said: ${out.trim()})` : ''}`)),
+    );
   });
 }

@@ -58,7 +58,7 @@ async function markedShims(mark: string): Promise<number[]> {
  * such a shim is still mounting its rootfs or starting its conmon, so this waits for them
  * (at most `ms`) and then kills what is left. Returns how many there were.
  */
-export async function settleOrphanedShims(mark: string, ms = 15_000): Promise<number> {
+export async function settleOrphanedShims(mark: string, ms = 3000): Promise<number> {
   const first = await markedShims(mark);
   const deadline = Date.now() + ms;
   let left = first;

@@ -7,14 +7,18 @@
 // record that claims to be whole has its resources (a READY pod its namespaces and IP, a
 // created or running container its conmon, rootfs mount and bundle).
 // Scoped to the berthd's own directories, bridge, cgroup parent and BERTH_TEST_RUN mark, so
-// other tests' and other agents' resources never count. When the leak auditor of `berth
-// leaks` (issue 13) lands, its findings can be merged in here.
+// other tests' and other agents' resources never count. berth's own leak auditor (server/audit,
+// the module behind `berth leaks`) runs on the same instance and its findings count too: the
+// checks here add what a test can know and the auditor cannot (records that claim to be whole
+// and are not, CRI's view against the store, the tests' markers).
 import Database from 'better-sqlite3';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../hostutil/exec.js';
 import { mountPoints } from '../../hostutil/mounts.js';
 import type { TestBerthd } from './berthd.js';
+import { auditOffline, instanceConfig } from '../../server/audit/index.js';
+import type { BerthConfig } from '../../server/config.js';
 
 interface SandboxRow {
   id: string;
@@ -43,6 +47,15 @@ export interface AuditScope {
   cgroupRoot: string;
   /** Image ids the test keeps pulled (their layers and blobs are expected). */
   keepImages?: readonly string[];
+  /** The berthd's runtime handlers when not berth's defaults (for the leak auditor). */
+  runtimes?: BerthConfig['runtimes'];
+}
+
+/** berth's leak auditor (`berth leaks`, read-only) on this test berthd's directories. */
+async function berthLeaks(b: TestBerthd, scope: AuditScope): Promise<string[]> {
+  const config = instanceConfig({ root: b.root, state: b.state, socket: b.socket, cniConfDir: b.net.confDir, ...(scope.runtimes ? { runtimes: scope.runtimes } : {}) });
+  const report = await auditOffline(config);
+  return report.findings.map((f) => `berth leaks: ${f.kind} ${f.pid ? `pid ${f.pid}` : (f.path ?? f.id)} (${f.why})`);
 }
 
 async function ls(dir: string): Promise<string[]> {
@@ -255,6 +268,7 @@ export async function auditOnce(b: TestBerthd, scope: AuditScope): Promise<strin
   for (const x of s.blobs) if (!blobFiles.has(x.digest.replace(/^sha256:/, ''))) problems.push(`image ${x.image_id.slice(7, 19)} lost its blob ${x.digest.slice(7, 19)}`);
   for (const d of ['content/ingest', 'layers/ingest']) for (const n of await ls(join(b.root, d))) problems.push(`leftover in ${d}: ${n}`);
   if (scope.keepImages) for (const id of scope.keepImages) if (!s.images.includes(id)) problems.push(`kept image ${id.slice(7, 19)} is gone`);
+  problems.push(...(await berthLeaks(b, scope)));
   return problems;
 }
 

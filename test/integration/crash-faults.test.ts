@@ -89,44 +89,65 @@ rootOnly('conmon SIGKILLed under a running container: the container is reported,
   t.deepEqual(await audit(b, t.context.scope), []);
 });
 
-rootOnly('runc SIGKILLed in the middle of a create: CreateContainer fails with a clear error or succeeds, nothing leaks, the next create works', async (t) => {
-  const { b, image } = t.context;
-  const pod = await runPod(t, 'runc-kill');
-  let killed = 0;
-  let watching = true;
-  // Watch the create's process tree for the runtime and kill it as soon as it appears.
-  const watcher = (async () => {
-    while (watching && !killed) {
-      for (const pid of await findProcs(b, /runc .*create/)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-          killed = pid;
-        } catch {
-          /* gone already */
+rootOnly('runc SIGKILLed in the middle of a create: CreateContainer fails with a clear error, nothing leaks, the next create works', async (t) => {
+  const { image } = t.context;
+  // A berthd whose runtime is runc behind a wrapper that tells the test the pid of each
+  // `runc create` it starts (the process tree of the create: conmon → wrapper → runc).
+  const rtDir = `/tmp/berth-test-rt-${randomBytes(4).toString('hex')}`;
+  await mkdir(rtDir);
+  const wrapper = join(rtDir, 'runc');
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\nfor a in "$@"; do if [ "$a" = create ]; then\n  /usr/sbin/runc "$@" &\n  echo $! > ${rtDir}/create.pid.tmp && mv ${rtDir}/create.pid.tmp ${rtDir}/create.pid\n  wait $!\n  exit $?\nfi; done\nexec /usr/sbin/runc "$@"\n`,
+    { mode: 0o755 },
+  );
+  const b = await startBerthd({ configToml: `default_runtime = "wrapped"\n[runtimes.wrapped]\npath = "${wrapper}"\n` });
+  const scope: AuditScope = { cgroupRoot: t.context.scope.cgroupRoot, runtimes: { wrapped: { path: wrapper, root: join(b.state, 'wrapped') } } };
+  try {
+    await b.client.call('PullImage', { image: { image } }, { service: 'image' });
+    const pod = await runPod({ context: { b, scope } }, 'runc-kill');
+    let killed = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching && !killed) {
+        const pid = Number((await readFile(join(rtDir, 'create.pid'), 'utf8').catch(() => '')).trim());
+        if (pid) {
+          try {
+            process.kill(pid, 'SIGKILL');
+            killed = pid;
+          } catch {
+            /* over already */
+          }
         }
+        await sleep(2);
       }
-      await sleep(2);
+    })();
+    const outcome = await b.client
+      .call('CreateContainer', { pod_sandbox_id: pod.id, config: ctr(image, 'c'), sandbox_config: pod.config })
+      .then((r: { container_id: string }) => ({ ok: true as const, id: r.container_id }), (e: { code: number; details: string }) => ({ ok: false as const, e }));
+    watching = false;
+    await watcher;
+    t.truthy(killed, 'runc create was caught and killed');
+    if (outcome.ok) {
+      t.log('runc had finished its create before the kill landed');
+      await b.client.call('RemoveContainer', { container_id: outcome.id });
+    } else {
+      t.log(`CreateContainer: ${Status[outcome.e.code]}: ${outcome.e.details}`);
+      t.not(outcome.e.code, Status.UNKNOWN);
+      t.regex(outcome.e.details, /runc|runtime|create|conmon/i, 'the error says what failed');
     }
-  })();
-  const outcome = await b.client
-    .call('CreateContainer', { pod_sandbox_id: pod.id, config: ctr(image, 'c'), sandbox_config: pod.config })
-    .then((r: { container_id: string }) => ({ ok: true as const, id: r.container_id }), (e: { code: number; details: string }) => ({ ok: false as const, e }));
-  watching = false;
-  await watcher;
-  t.log(killed ? `killed runc ${killed}` : 'runc was too fast to be caught');
-  if (!outcome.ok) {
-    t.log(`CreateContainer: ${Status[outcome.e.code]}: ${outcome.e.details}`);
-    t.not(outcome.e.code, Status.UNKNOWN);
-    t.regex(outcome.e.details, /runc|runtime|create|conmon/i, 'the error says what failed');
+    t.deepEqual(await audit(b, scope), []);
+    // What kubelet does next: create again and start.
+    await rm(join(rtDir, 'create.pid'), { force: true });
+    const { container_id: id } = await b.client.call('CreateContainer', { pod_sandbox_id: pod.id, config: ctr(image, 'c2'), sandbox_config: pod.config });
+    await b.client.call('StartContainer', { container_id: id });
+    t.is((await b.client.call('ContainerStatus', { container_id: id })).status.state, 'CONTAINER_RUNNING');
+    await removeAllPods(b);
+    t.deepEqual(await audit(b, scope), []);
+  } finally {
+    await removePodsAndCleanup(b);
+    await rm(rtDir, { recursive: true, force: true });
   }
-  t.deepEqual(await audit(b, t.context.scope), []);
-  // What kubelet does next: create (again), start.
-  if (outcome.ok) await b.client.call('RemoveContainer', { container_id: outcome.id });
-  const { container_id: id } = await b.client.call('CreateContainer', { pod_sandbox_id: pod.id, config: ctr(image, 'c2'), sandbox_config: pod.config });
-  await b.client.call('StartContainer', { container_id: id });
-  t.is((await b.client.call('ContainerStatus', { container_id: id })).status.state, 'CONTAINER_RUNNING');
-  await removeAllPods(b);
-  t.deepEqual(await audit(b, t.context.scope), []);
 });
 
 rootOnly('a full filesystem under the store: calls fail with RESOURCE_EXHAUSTED, nothing is corrupted, and all works once space is freed', async (t) => {

@@ -55,7 +55,7 @@ async function armed(w: Worker, a: Arming): Promise<void> {
 async function newWorker(reg: TestRegistry, base: string, extra: string): Promise<Worker> {
   const arm = `/tmp/berth-test-arm-${randomBytes(6).toString('hex')}.json`;
   await writeFile(arm, '');
-  const b = await startBerthd({ env: { BERTH_KILL_POINTS: arm } });
+  const b = await startBerthd({ env: { BERTH_KILL_POINTS: arm }, startTimeoutMs: 60_000 });
   await b.client.call('PullImage', { image: { image: base } }, { service: 'image' });
   const st = await b.client.call('ImageStatus', { image: { image: base } }, { service: 'image' });
   void reg;
@@ -289,8 +289,14 @@ function phase(name: string): void {
   phaseMark = now;
 }
 
+/** A berthd that a failed point left dead is started again before the next point. */
+async function ensureAlive(w: Worker): Promise<void> {
+  for (let i = 0; i < 3 && !alive(w.b); i++) await w.b.start().catch(() => undefined);
+}
+
 async function runPoint(w: Worker, kp: KillPoint): Promise<Outcome> {
   const sc = scenarios[kp.scenario]!;
+  await ensureAlive(w);
   phase('between');
   const problems: string[] = [];
   await armed(w, {});
@@ -370,7 +376,7 @@ rootOnly('a SIGKILL at any kill point inside any mutating call loses and leaks n
             outcomes.push(await runPoint(w, kp));
           } catch (e) {
             outcomes.push({ kp, killed: false, problems: [`the test itself failed here: ${(e as Error).stack}`] });
-            if (!alive(w.b)) await w.b.start().catch(() => undefined);
+            await ensureAlive(w);
           }
         }
       }),
