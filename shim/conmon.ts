@@ -22,7 +22,8 @@ export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonSta
     const child = spawn(job.conmon.path, job.conmon.args, {
       cwd: job.bundle,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      // Without the shim's own mark (BERTH_SHIM_OF): conmon is not a shim, and outlives it.
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BERTH_SHIM_OF')), _OCI_SYNCPIPE: '3' },
     });
     let out = '';
     let sync = '';

@@ -46,6 +46,9 @@ async function markedShims(mark: string): Promise<number[]> {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
     const env = await readFile(`/proc/${p}/environ`, 'latin1').catch(() => '');
     if (!env.split('\0').includes(want)) continue;
+    // Only berth-shim itself: never what it started (conmon of an older shim may carry the mark).
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'latin1').catch(() => '');
+    if (!cmd.includes(SHIM)) continue;
     const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
     if (stat && !/\) [ZX] /.test(stat)) out.push(Number(p));
   }
