@@ -40,7 +40,7 @@ import { podContainers } from './container/pod-containers.js';
 import { watchExits } from './container/exits.js';
 import { recoverContainers } from './container/recover.js';
 import { RuntimeClient } from './runtime/client.js';
-import { ShimPool } from './runtime/shim-pool.js';
+import { settleOrphanedShims, ShimPool } from './runtime/shim-pool.js';
 import { StreamingServer } from './streaming/server.js';
 import { execStream } from './container/exec-stream.js';
 import { attachStream } from './container/attach.js';
@@ -105,7 +105,7 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     progressIntervalMs: config.image.progress_interval_seconds * 1000,
   });
-  const shims = new ShimPool();
+  const shims = new ShimPool({ mark: config.state });
   const runtime = new RuntimeClient(config, { cgroupMode: cgroups.layout.mode, conmon: config.conmon });
   const apparmorHost = await readAppArmorHost();
   log.info('apparmor', apparmorHost.enabled ? { enabled: true, parser: apparmorHost.parser } : { enabled: false, reason: apparmorHost.reason });
@@ -135,6 +135,8 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   const services: DaemonServices = { config, log, db, settings, sandboxes, images, containers, streaming };
   await recoverSandboxes(sandboxes);
   const exitsWatcher = watchExits(containers);
+  const orphanedShims = await settleOrphanedShims(config.state);
+  if (orphanedShims) log.warn('waited for berth-shims a previous berthd left to finish their jobs', { shims: orphanedShims });
   await recoverContainers(containers);
   shims.prestart(config.shim_spares);
   const metrics = await startMetrics({ config, log: log.child({ component: 'metrics' }), cgroups, sandboxes, containers, images, streaming, shims });

@@ -40,7 +40,8 @@ export const canceled = (msg: string, cause?: unknown) => new BerthError('Cancel
 export const internal = (msg: string, cause?: unknown) => new BerthError(systemErrorKind(cause) ?? 'Internal', msg, { cause });
 
 /** errno codes that mean the host ran out of something, not that berth erred. */
-const EXHAUSTED_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'ENOMEM', 'EMFILE', 'ENFILE', 'EAGAIN', 'E2BIG']);
+// SQLITE_FULL: the store's write failed for want of disk space.
+const EXHAUSTED_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'ENOMEM', 'EMFILE', 'ENFILE', 'EAGAIN', 'E2BIG', 'SQLITE_FULL']);
 
 /**
  * The kind a Node system error (or a chain of causes ending in one) stands for, when it is

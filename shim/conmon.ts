@@ -22,7 +22,8 @@ export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonSta
     const child = spawn(job.conmon.path, job.conmon.args, {
       cwd: job.bundle,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      // Without the shim's own mark (BERTH_SHIM_OF): conmon is not a shim, and outlives it.
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BERTH_SHIM_OF')), _OCI_SYNCPIPE: '3' },
     });
     let out = '';
     let sync = '';
@@ -59,6 +60,8 @@ export function startConmon(job: ShimJob, timeoutMs = 60_000): Promise<ConmonSta
       if (typeof msg.data === 'number' && msg.data > 0) finish(undefined, msg.data);
       else finish(new ConmonReportedError((msg.message ?? `conmon reported ${sync}`).trim()));
     });
-    syncPipe.on('end', () => finish(new Error(`conmon closed its sync pipe without a result: ${out.trim()}`)));
+    syncPipe.on('end', () =>
+      finish(new Error(`the runtime's create ended without a result: conmon or the OCI runtime it ran was killed or crashed before reporting the container${out.trim() ? ` (conmon said: ${out.trim()})` : ''}`)),
+    );
   });
 }

@@ -45,7 +45,16 @@ export interface ShimJob {
     /** Where conmon writes its own pid (its -P). */
     pidFile: string;
   };
+  /**
+   * Fault injection only (server/kill-points.ts; absent otherwise): the named instant of this
+   * job at which berth-shim SIGKILLs berthd (its parent) or itself. An older shim ignores it.
+   */
+  killPoint?: { point: ShimKillPoint; victim: 'berthd' | 'shim' };
 }
+
+/** The kill points inside a create job, in the order they are reached. */
+export const SHIM_KILL_POINTS = ['shim.bundle.made', 'shim.rootfs.mounted', 'shim.config.written', 'shim.conmon.started', 'shim.result.sent'] as const;
+export type ShimKillPoint = (typeof SHIM_KILL_POINTS)[number];
 
 /** The error kinds a failed job reports (a subset of berthd's vocabulary). */
 export const SHIM_ERROR_KINDS = ['InvalidArgument', 'FailedPrecondition', 'Internal', 'NotFound', 'ResourceExhausted'] as const;

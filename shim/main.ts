@@ -9,9 +9,15 @@
 // a container depends on it afterwards. Imports stay minimal: start-up is on the
 // pod-to-running path.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { SHIM_PROTOCOL, shimProtocolMismatch, type ShimErrorKind, type ShimJob, type ShimReply, type ShimResult } from './job.js';
+import { SHIM_PROTOCOL, shimProtocolMismatch, type ShimErrorKind, type ShimJob, type ShimKillPoint, type ShimReply, type ShimResult } from './job.js';
 import { mountOverlay } from './rootfs.js';
 import { ConmonReportedError, startConmon } from './conmon.js';
+
+/** A fault-injection kill point (server/kill-points.ts): inert unless berthd armed it in the job. */
+function killPoint(job: ShimJob, point: ShimKillPoint): void {
+  if (job.killPoint?.point !== point) return;
+  process.kill(job.killPoint.victim === 'shim' ? process.pid : process.ppid, 'SIGKILL');
+}
 
 class ShimError extends Error {
   constructor(
@@ -41,13 +47,16 @@ async function runJob(job: ShimJob): Promise<ShimResult> {
   timings.shim_uptime = Math.round(performance.now());
   try {
     await Promise.all([mkdir(job.bundle, { recursive: true, mode: 0o700 }), ...job.dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 }))]);
+    killPoint(job, 'shim.bundle.made');
     try {
       await mountOverlay(job.rootfs);
     } catch (e) {
       throw new ShimError('Internal', (e as Error).message);
     }
+    killPoint(job, 'shim.rootfs.mounted');
     step('mount');
     await writeFile(`${job.bundle}/config.json`, JSON.stringify(job.spec));
+    killPoint(job, 'shim.config.written');
     let pid: number;
     try {
       pid = (await startConmon(job)).pid;
@@ -55,6 +64,7 @@ async function runJob(job: ShimJob): Promise<ShimResult> {
       if (e instanceof ConmonReportedError) throw new ShimError('Internal', `runtime create failed: ${e.runtimeError}`, e.runtimeError);
       throw new ShimError('Internal', (e as Error).message);
     }
+    killPoint(job, 'shim.conmon.started');
     step('conmon_runtime_create');
     const conmonPid = Number((await readFile(job.conmon.pidFile, 'utf8')).trim());
     try {
@@ -99,6 +109,7 @@ function onLine(line: string): void {
   inFlight++;
   void runJob(msg.job).then((result) => {
     reply(msg.seq, result);
+    if (result.ok) killPoint(msg.job, 'shim.result.sent');
     inFlight--;
     exitWhenIdle();
   });

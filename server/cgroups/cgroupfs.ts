@@ -9,6 +9,7 @@ import { failedPrecondition, internal } from '../errors.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupDriver, ContainerCgroup, PodCgroup } from './driver.js';
 import { cgroupfsParent, cgroupfsPodParent, containerCgroupPath } from './paths.js';
+import { killPoint } from '../kill-points.js';
 
 /** Cgroup parent for pods without one: berth's own, removed again when empty. */
 export const BERTH_CGROUP_PARENT = '/berth';
@@ -119,6 +120,7 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
       for (const root of roots) {
         try {
           await rmdir(join(root, rel));
+          killPoint('cgroup.pod.dir-removed');
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') continue;
@@ -140,10 +142,22 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
     runtimeSystemd: false,
     parsePodParent: cgroupfsPodParent,
 
-    async createPod(parent) {
+    async createPod(parent, onPlanned) {
       const path = cgroupfsPodParent(parent);
       const result: PodCgroup = { path, created: [] };
       try {
+        if (onPlanned) {
+          const missing: string[] = [];
+          for (const rel of levels(path)) {
+            for (const root of roots) {
+              if (!(await exists(join(root, rel)))) {
+                missing.push(rel);
+                break;
+              }
+            }
+          }
+          onPlanned({ path, created: missing });
+        }
         for (const rel of levels(path)) {
           for (const root of roots) {
             const dir = join(root, rel);
@@ -152,6 +166,7 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
               await mkdir(dir);
               shared.add(rel);
               if (!result.created.includes(rel)) result.created.push(rel);
+              killPoint('cgroup.pod.dir-made');
             } catch (e) {
               // Already there: made by kubelet, the operator, or another pod at the same moment.
               if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

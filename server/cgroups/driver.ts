@@ -30,7 +30,12 @@ export interface CgroupDriver {
   readonly name: CgroupDriverName;
   /** A pod's cgroup_parent as the driver takes it (INVALID_ARGUMENT otherwise). */
   parsePodParent(parent: string): string;
-  createPod(parent: string): Promise<PodCgroup>;
+  /**
+   * Creates the pod's cgroup. `onPlanned`, when given, is told what is about to be created
+   * before anything is, so the caller can record it first: a crash in the middle then
+   * leaves a record that names everything that may exist (removePod tolerates what does not).
+   */
+  createPod(parent: string, onPlanned?: (planned: PodCgroup) => void): Promise<PodCgroup>;
   /** Removes only what berth made; idempotent. */
   removePod(pc: PodCgroup): Promise<void>;
   /** The cgroup of a new container of the pod (no pod cgroup: berth's default parent). */

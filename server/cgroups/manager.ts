@@ -33,7 +33,7 @@ export interface Cgroups {
   readonly driver: CgroupDriverName;
   /** A pod's cgroup_parent in the driver's form (INVALID_ARGUMENT naming the fix otherwise). */
   parsePodParent(parent: string): string;
-  createPod(parent: string): Promise<PodCgroup>;
+  createPod(parent: string, onPlanned?: (planned: PodCgroup) => void): Promise<PodCgroup>;
   removePod(pc: PodCgroup): Promise<void>;
   /** The cgroupsPath of a new container and what berth must clean up after it. */
   containerCgroup(pod: PodCgroup | undefined, id: string): Promise<ContainerCgroup>;
@@ -130,7 +130,7 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
     driver: driverName,
     runtimeSystemd: driver.runtimeSystemd,
     parsePodParent: (p) => driver.parsePodParent(p),
-    createPod: (p) => driver.createPod(p),
+    createPod: (p, onPlanned) => driver.createPod(p, onPlanned),
     async removePod(pc) {
       await driver.removePod(pc);
       oomMarks.delete(pc.path);

@@ -87,7 +87,7 @@ export function systemdDriver(opts: SystemdDriverOptions): CgroupDriver {
     runtimeSystemd: true,
     parsePodParent: systemdPodParent,
 
-    async createPod(parent) {
+    async createPod(parent, onPlanned) {
       const slice = systemdPodParent(parent);
       const chain = sliceAncestry(slice);
       return sliceLocks.run(chain[0]!, async () => {
@@ -97,6 +97,7 @@ export function systemdDriver(opts: SystemdDriverOptions): CgroupDriver {
         for (const ancestor of chain.slice(0, -1)) {
           if (ancestor !== '-.slice' && !(await client.isActive(ancestor))) shared.add(ancestor);
         }
+        onPlanned?.({ ...pc, sliceStarted: true });
         await client.startSlice(slice);
         pc.sliceStarted = true;
         return pc;

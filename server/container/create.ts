@@ -27,6 +27,7 @@ import type { ContainerRecord } from './types.js';
 import type { CreateContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../../wire/cri/generated/runtime/v1/CreateContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
+import { killPoint, shimKillPoint } from '../kill-points.js';
 
 /** The container's log file: inside the pod's log directory, never outside it (pure). */
 export function containerLogPath(logDirectory: string, logPath: string): string {
@@ -100,6 +101,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
   };
   // Recorded first (hidden while creating): a crash from here on leaves a record recovery cleans.
   deps.store.add(rec);
+  killPoint('container.recorded');
   ctx.log.info('creating container', { container_id: id, sandbox_id: sandboxId, name: rec.name, image: imageRef });
 
   return deps.locks.run(id, async () => {
@@ -109,6 +111,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     let shimTimings: Record<string, number> | undefined;
     try {
       const leased = deps.images.leaseLayers(id, image.id);
+      killPoint('container.lease.taken');
       const layersTopFirst = leased.layers.map((l) => l.path).reverse();
       const sc = config.linux?.security_context ?? null;
       const choice = seccompChoice(sc ? { seccomp: sc.seccomp, seccomp_profile_path: sc.seccomp_profile_path, privileged: sc.privileged } : null);
@@ -186,6 +189,7 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
       });
       rec.user = spec.process.user;
       deps.store.update(rec);
+      killPoint('container.spec.recorded');
       if (logPath) await mkdir(dirname(logPath), { recursive: true, mode: 0o755 });
       const layersDir = dirname(layersTopFirst[0] ?? '/');
       const files = containerFiles(rec);
@@ -217,21 +221,29 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
           pidFile: files.conmonPidFile,
         },
       };
+      const shimKill = shimKillPoint();
+      if (shimKill) job.killPoint = shimKill as NonNullable<ShimJob['killPoint']>;
       prepareMs = performance.now() - t0;
-      const started = await deps.shims.run(job);
+      const running = deps.shims.run(job);
+      killPoint('container.shim.job-sent');
+      const started = await running;
+      killPoint('container.shim.answered');
       shimMs = performance.now() - t0 - prepareMs;
       if (!started.ok) throw runtime.createFailure(id, started);
       shimTimings = started.timings;
       rec.pid = started.pid;
       rec.conmonPid = started.conmonPid;
+      killPoint('container.conmon.started');
       // systemd driver: conmon into a scope of its own, out of berthd's unit (cgroupfs: nothing
       // to do). The container runs either way; if the move fails, say what a restart of
       // berthd's unit may then take along, as CRI-O does.
       await cgroups.placeMonitor(started.conmonPid, id, sb.runtime.cgroup).catch((e: unknown) =>
         ctx.log.warn('conmon stays in berthd\'s cgroup: a restart of berthd\'s unit may stop it', { container_id: id, conmon_pid: started.conmonPid, error: (e as Error).message }),
       );
+      killPoint('container.monitor.placed');
       rec.creating = false;
       deps.store.update(rec);
+      killPoint('container.created.recorded');
     } catch (e) {
       ctx.log.warn('container creation failed; rolling back', { container_id: id, error: (e as Error).message });
       try {

@@ -4,16 +4,55 @@
 // marker), then publishes CONTAINER_STOPPED_EVENT. The same path serves StopContainer
 // and recovery after a restart, so marking is idempotent.
 import { watch, mkdirSync, type FSWatcher } from 'node:fs';
-import { readExitFile, oomKilled } from '../runtime/conmon.js';
+import { conmonAlive, readExitFile, oomKilled } from '../runtime/conmon.js';
+import { nowNs } from '../time.js';
 import { containerFiles } from '../runtime/files.js';
 import { containerEvent } from './status.js';
 import { exitDir, type ContainerDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
+import { killPoint } from '../kill-points.js';
 
 /** Exit code → CRI reason (pure). */
 export function exitReason(code: number, oom: boolean): string {
   if (oom) return 'OOMKilled';
   return code === 0 ? 'Completed' : 'Error';
+}
+
+/**
+ * The container's conmon is gone and left no exit file (it was killed): once the runtime
+ * says the process is over too, `rec` is marked EXITED with an unknown code (255, reason
+ * Error), as recovery does after a reboot. Returns true when it did.
+ */
+export async function markMonitorLost(deps: ContainerDeps, rec: ContainerRecord): Promise<boolean> {
+  if (rec.state === 'CONTAINER_EXITED' || (await conmonAlive(rec.conmonPid, rec.id))) return false;
+  const st = await deps.runtime
+    .forContainer(rec)
+    .state(rec.id)
+    .catch(() => ({ status: 'unknown', pid: 0 }));
+  if (st && st.status !== 'stopped') return false;
+  if (await markExited(deps, rec)) return true; // the exit file came after all
+  rec.state = 'CONTAINER_EXITED';
+  rec.exitCode = 255;
+  rec.reason = 'Error';
+  rec.message = "the container's monitor (conmon) was killed; the exit code is unknown";
+  rec.finishedAt = nowNs().toString();
+  deps.store.update(rec);
+  killPoint('container.exit.recorded');
+  deps.log.warn('container exited without its monitor', { container_id: rec.id });
+  deps.events.publish(containerEvent(deps, rec, 'CONTAINER_STOPPED_EVENT'));
+  return true;
+}
+
+/** Waits up to `ms` for the container to end: its exit file, or its monitor and process both gone. True when it is EXITED. */
+export async function waitExited(deps: ContainerDeps, rec: ContainerRecord, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await markExited(deps, rec)) return true;
+    if (rec.state === 'CONTAINER_EXITED') return true;
+    if (await markMonitorLost(deps, rec)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(25, Math.max(1, deadline - Date.now()))));
+  }
 }
 
 /**
@@ -36,6 +75,7 @@ export async function markExited(deps: ContainerDeps, rec: ContainerRecord): Pro
   rec.reason = exitReason(exit.code, oom);
   rec.message = oom ? 'the container was killed for exceeding its memory limit' : '';
   deps.store.update(rec);
+  killPoint('container.exit.recorded');
   deps.log.info('container exited', { container_id: rec.id, exit_code: rec.exitCode, reason: rec.reason });
   deps.events.publish(containerEvent(deps, rec, 'CONTAINER_STOPPED_EVENT'));
   return true;

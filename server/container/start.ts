@@ -8,6 +8,7 @@ import type { ContainerDeps } from './deps.js';
 import type { StartContainerRequest__Output } from '../../wire/cri/generated/runtime/v1/StartContainerRequest.js';
 import type { StartContainerResponse } from '../../wire/cri/generated/runtime/v1/StartContainerResponse.js';
 import type { CallContext } from '../cri/rpc.js';
+import { killPoint } from '../kill-points.js';
 
 export async function startContainer(deps: ContainerDeps, req: StartContainerRequest__Output, ctx: CallContext): Promise<StartContainerResponse> {
   if (!req.container_id) throw invalidArgument('container_id must not be empty');
@@ -20,6 +21,7 @@ export async function startContainer(deps: ContainerDeps, req: StartContainerReq
     if (!sb || sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${rec.sandboxId} is not ready`);
     try {
       await deps.runtime.forContainer(rec).start(id);
+      killPoint('container.start.runtime-started');
     } catch (e) {
       rec.state = 'CONTAINER_EXITED';
       rec.exitCode = 128;
@@ -32,6 +34,7 @@ export async function startContainer(deps: ContainerDeps, req: StartContainerReq
     rec.state = 'CONTAINER_RUNNING';
     rec.startedAt = nowNs().toString();
     deps.store.update(rec);
+    killPoint('container.start.recorded');
     ctx.log.info('container started', { container_id: id, pid: rec.pid });
     deps.events.publish(containerEvent(deps, rec, 'CONTAINER_STARTED_EVENT'));
   });

@@ -14,6 +14,7 @@ import type { Db } from '../store/db.js';
 import type { ContainerRecord } from './types.js';
 import { alreadyExists } from '../errors.js';
 import { resolveId } from '../ids.js';
+import { killPoint } from '../kill-points.js';
 
 interface Row {
   id: string;
@@ -51,11 +52,13 @@ export class ContainerStore {
 
   update(rec: ContainerRecord): void {
     this.stmts.update.run({ id: rec.id, record: JSON.stringify(rec) });
+    killPoint('store.container.updated');
     this.byId.set(rec.id, structuredClone(rec));
   }
 
   delete(id: string): void {
     this.stmts.delete.run(id);
+    killPoint('store.container.deleted');
     this.byId.delete(id);
   }
 

@@ -2,6 +2,7 @@
 // one log line per call with its duration and status, typed errors mapped to status
 // codes, and UNIMPLEMENTED (naming the RPC) for everything berth does not serve yet.
 import * as grpc from '@grpc/grpc-js';
+import { killPointsEnabled, withKillPointScope } from '../kill-points.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { toServiceError, codeName } from './status-codes.js';
@@ -57,7 +58,8 @@ export function wrapUnary<Req, Res>(service: string, method: string, impl: Unary
     const ctx = contextFor(service, method, call as AnyCall, opts);
     Promise.resolve()
       .then(() => opts.validate?.(method, call.request))
-      .then(() => impl(call.request, ctx))
+      // Fault injection (server/kill-points.ts): a scope per call only when enabled.
+      .then(() => (killPointsEnabled ? withKillPointScope(method, async () => impl(call.request, ctx)) : impl(call.request, ctx)))
       .then(
         (res) => {
           finish(ctx, opts, started, grpc.status.OK);

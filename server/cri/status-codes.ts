@@ -27,6 +27,10 @@ function capped(message: string): string {
 }
 
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: Status; details: string } {
+  // An internal error whose cause is a full disk (the store's SQLITE_FULL, a write's ENOSPC) is the node's condition.
+  if (err instanceof BerthError && err.kind === 'Internal' && systemErrorKind(err.cause) === 'ResourceExhausted') {
+    return { code: Status.RESOURCE_EXHAUSTED, details: capped(err.message), metadata: new Metadata() };
+  }
   if (err instanceof BerthError) return { code: CODES[err.kind], details: capped(err.message), metadata: new Metadata() };
   const message = err instanceof Error ? err.message : String(err);
   // A host resource that ran out is not a bug even where nobody typed the error.

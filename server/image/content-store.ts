@@ -9,6 +9,7 @@ import { BerthError, internal, resourceExhausted } from '../errors.js';
 import { Digester, digestAlgorithm, digestHex } from './digest.js';
 import { abortError } from './http.js';
 import { writevAll } from './writev.js';
+import { killPoint } from '../kill-points.js';
 
 /** Bytes a blob writer may hold for the disk: bounds berthd's memory per download. */
 const WRITE_BACKLOG = 2 << 20;
@@ -172,6 +173,7 @@ export class ContentStore {
   private async commit(tmp: string, digest: string): Promise<void> {
     const dest = this.path(digest);
     await rename(tmp, dest);
+    killPoint('content.blob.renamed');
     // Make the rename itself durable.
     const dir = await open(join(this.blobsDir, digestAlgorithm(digest)), 'r');
     try {
@@ -183,6 +185,7 @@ export class ContentStore {
 
   async delete(digest: string): Promise<void> {
     await rm(this.path(digest), { force: true });
+    killPoint('content.blob.deleted');
   }
 
   async list(): Promise<BlobInfo[]> {

@@ -1,6 +1,7 @@
 // Image metadata in meta.db: images by id, the names (tags and digests) that point at
 // them, the blobs and layers they use, and leases that keep layers for containers.
 import type { Db } from '../store/db.js';
+import { killPoint } from '../kill-points.js';
 
 export interface ImageRecord {
   id: string;
@@ -84,7 +85,7 @@ export class ImageStore {
    */
   add(n: NewImage): string[] {
     const db = this.db;
-    return db.transaction(() => {
+    const orphans = db.transaction(() => {
       db.prepare(
         `INSERT INTO images (id, manifest_digest, media_type, config, size, created_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, media_type = excluded.media_type, size = excluded.size`,
@@ -115,6 +116,8 @@ export class ImageStore {
       }
       return orphans;
     })();
+    killPoint('image.recorded');
+    return orphans;
   }
 
   get(id: string): ImageRecord | undefined {
@@ -170,6 +173,7 @@ export class ImageStore {
   /** Deletes an image and its names; its layers and blobs become collectable. */
   deleteImage(id: string): void {
     this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+    killPoint('image.record-deleted');
   }
 
   layer(chainId: string): LayerRecord | undefined {
@@ -214,10 +218,12 @@ export class ImageStore {
     this.db
       .prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size, inodes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(l.chainId, l.diffId, l.parent, l.size, l.inodes, l.createdAt);
+    killPoint('image.layer.recorded');
   }
 
   deleteLayer(chainId: string): void {
     this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+    killPoint('image.layer.record-deleted');
   }
 
   usedBlobs(): Set<string> {
@@ -230,10 +236,13 @@ export class ImageStore {
     this.db.transaction(() => {
       for (const c of chainIds) ins.run(holder, c);
     })();
+    killPoint('image.lease.written');
   }
 
   releaseLease(holder: string): number {
-    return this.db.prepare('DELETE FROM layer_leases WHERE holder = ?').run(holder).changes;
+    const n = this.db.prepare('DELETE FROM layer_leases WHERE holder = ?').run(holder).changes;
+    killPoint('image.lease.released');
+    return n;
   }
 
   leaseHolders(): string[] {

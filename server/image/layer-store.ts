@@ -12,6 +12,7 @@ import { digestHex } from './digest.js';
 import { abortError } from './http.js';
 import { unpackLayer, type UnpackResult, type UnpackTools } from './layer-unpack.js';
 import { UnpackThread } from './unpack-thread.js';
+import { killPoint } from '../kill-points.js';
 
 export class LayerStore {
   readonly layersDir: string;
@@ -76,9 +77,11 @@ export class LayerStore {
       // The layer's record will say it is complete: make that true across a power cut
       // (Node has no syncfs(2); coreutils' `sync -f` is it).
       if (this.durable) await run('sync', ['-f', tmp]);
+      killPoint('layers.layer.unpacked');
       if (beforeCommit) await beforeCommit();
       try {
         await rename(tmp, this.path(chainId));
+        killPoint('layers.layer.committed');
       } catch (e) {
         // Another unpack of the same chain got there first: theirs is as good as ours.
         const code = (e as NodeJS.ErrnoException).code;
@@ -104,6 +107,7 @@ export class LayerStore {
     const doomed = join(this.ingestDir, `rm-${digestHex(chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
     try {
       await rename(this.path(chainId), doomed);
+      killPoint('layers.layer.doomed');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;

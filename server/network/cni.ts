@@ -4,6 +4,7 @@
 import { run, CommandError } from '../exec.js';
 import { failedPrecondition, internal, BerthError } from '../errors.js';
 import { findPluginBinary, type NetworkConfList, type PluginConf } from './conflist.js';
+import { killPoint } from '../kill-points.js';
 
 export interface CniInvocation {
   conflist: NetworkConfList;
@@ -89,6 +90,7 @@ async function invoke(inv: CniInvocation, command: 'ADD' | 'DEL' | 'CHECK', plug
   const conf = pluginConfig(inv.conflist, plugin, inv.runtimeConfig, prevResult);
   try {
     const res = await run(bin, [], { env, input: JSON.stringify(conf), timeoutMs: 60_000 });
+    killPoint(`cni.${command}.${plugin.type}`);
     const out = res.stdout.trim();
     if (command !== 'ADD' || !out) return undefined;
     return JSON.parse(out) as Record<string, unknown>;

@@ -14,6 +14,7 @@ import { execFiles, updateFile } from './files.js';
 import type { RuntimeHandle } from './handlers.js';
 import type { OciLinuxResources, OciProcess } from '../oci/types.js';
 import type { ShimResult } from '../../shim/job.js';
+import { killPoint } from '../kill-points.js';
 
 /** How long one runtime command may take before it is killed. */
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -59,7 +60,9 @@ export class OciRuntime {
 
   private async command(op: RuntimeOp, id: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
     const timeoutMs = opts.timeoutMs ?? COMMAND_TIMEOUT_MS;
+    killPoint(`runtime.${op}.before`);
     const r = await run(this.handle.path, this.argv(args), { allowFailure: true, timeoutMs });
+    killPoint(`runtime.${op}.after`);
     if (r.code === 0) return r.stdout;
     if (r.signal === 'SIGKILL') throw deadlineExceeded(`${this.name} ${op} ${id} did not finish within ${timeoutMs / 1000} s and was killed`);
     throw runtimeFailure(this.name, op, id, r.stderr || r.stdout, r.signal ?? `code ${r.code}`);

@@ -5,6 +5,7 @@
 // container code; nothing here is module state, so a pool runs any command that speaks the
 // protocol (the unit tests give it a fake shim).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { BerthError, failedPrecondition, internal } from '../errors.js';
 import { parseShimLine } from './shim-reply.js';
@@ -29,6 +30,53 @@ export interface ShimPoolOptions {
   lingerMs?: number;
   /** A spare that dies sooner than this after its start is not replaced (it would die again). */
   respawnAfterMs?: number;
+  /** Marks the shims (environment SHIM_MARK=<mark>, berthd's state dir) so a restarted berthd finds those its predecessor left. */
+  mark?: string;
+}
+
+/** The environment variable that names the berthd (its state dir) a berth-shim works for. */
+export const SHIM_MARK = 'BERTH_SHIM_OF';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function markedShims(mark: string): Promise<number[]> {
+  const want = `${SHIM_MARK}=${mark}`;
+  const out: number[] = [];
+  for (const p of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    const env = await readFile(`/proc/${p}/environ`, 'latin1').catch(() => '');
+    if (!env.split('\0').includes(want)) continue;
+    // Only berth-shim itself: never what it started (conmon of an older shim may carry the mark).
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'latin1').catch(() => '');
+    if (!cmd.includes(SHIM)) continue;
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    if (stat && !/\) [ZX] /.test(stat)) out.push(Number(p));
+  }
+  return out;
+}
+
+/**
+ * At start, before recovery: berth-shims of a berthd that died finish the create jobs they
+ * had (their input closed, they exit when idle). Recovery must not clean up a container while
+ * such a shim is still mounting its rootfs or starting its conmon, so this waits for them
+ * (at most `ms`) and then kills what is left. Returns how many there were.
+ */
+export async function settleOrphanedShims(mark: string, ms = 3000): Promise<number> {
+  const first = await markedShims(mark);
+  const deadline = Date.now() + ms;
+  let left = first;
+  while (left.length && Date.now() < deadline) {
+    await sleep(50);
+    left = await markedShims(mark);
+  }
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  return first.length;
 }
 
 /** Metrics hook (berth_shim_job_duration_seconds): called after each job with its seconds. */
@@ -46,9 +94,9 @@ class Shim {
   private out = '';
   private err = '';
 
-  constructor(command: readonly [string, ...string[]], onGone: (s: Shim) => void) {
+  constructor(command: readonly [string, ...string[]], onGone: (s: Shim) => void, mark?: string) {
     const [file, ...args] = command;
-    this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(mark ? { env: { ...process.env, [SHIM_MARK]: mark } } : {}) });
     this.child.on('error', (e) => this.failAll(new ShimDiedError(`cannot run berth-shim: ${e.message}`)));
     this.child.stdin.on('error', () => undefined);
     this.child.stdout.setEncoding('utf8');
@@ -124,6 +172,7 @@ export class ShimPool {
   private readonly respawnAfterMs: number;
   /** Set by berthd's metrics wiring. */
   onJobDone: ShimJobObserver | undefined;
+  private readonly mark: string | undefined;
 
   /** Shim processes held and jobs pending in them (for the soak's leak check). */
   counts(): { shims: number; jobs: number } {
@@ -131,6 +180,7 @@ export class ShimPool {
   }
 
   constructor(opts: ShimPoolOptions = {}) {
+    this.mark = opts.mark;
     this.command = opts.command ?? [process.execPath, SHIM];
     this.maxJobs = opts.maxJobsPerShim ?? 16;
     this.lingerMs = opts.lingerMs ?? 2000;
@@ -176,7 +226,7 @@ export class ShimPool {
   }
 
   private spawnShim(): Shim {
-    const s = new Shim(this.command, (gone) => this.shimGone(gone));
+    const s = new Shim(this.command, (gone) => this.shimGone(gone), this.mark);
     this.shims.push(s);
     return s;
   }

@@ -7,6 +7,7 @@ import { run } from '../exec.js';
 import { unmountAll } from '../mounts.js';
 import { internal } from '../errors.js';
 import type { PinnedNamespaces } from './types.js';
+import { killPoint } from '../kill-points.js';
 
 export interface PinRequest {
   dir: string;
@@ -29,6 +30,7 @@ export async function pinNamespaces(req: PinRequest): Promise<PinnedNamespaces> 
     pins[kind] = file;
     args.push(`--${kind}=${file}`);
   }
+  killPoint('namespaces.files.made');
   const cmd = req.uts && req.hostname ? ['hostname', '--', req.hostname] : ['true'];
   try {
     await run('unshare', [...args, '--', ...cmd], { timeoutMs: 30_000 });

@@ -6,8 +6,8 @@ import type { PodCgroup } from '../cgroups/driver.js';
 
 export type { PodCgroup };
 
-export function createPodCgroup(parent: string, cgroups: Cgroups): Promise<PodCgroup> {
-  return cgroups.createPod(parent);
+export function createPodCgroup(parent: string, cgroups: Cgroups, onPlanned?: (planned: PodCgroup) => void): Promise<PodCgroup> {
+  return cgroups.createPod(parent, onPlanned);
 }
 
 export function removePodCgroup(pc: PodCgroup, cgroups: Cgroups): Promise<void> {

@@ -3,7 +3,7 @@
 // such a pod gets catatonit in pause mode as PID 1 of a new PID namespace (entered into
 // the pod's network/IPC/UTS namespaces), detached from berthd so it outlives a restart.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { failedPrecondition } from '../errors.js';
 import type { PinnedNamespaces, PodInit } from './types.js';
 import { nsenterArgs } from './namespaces.js';
@@ -29,11 +29,14 @@ export async function isInitAlive(init: PodInit): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startPodInit(pins: PinnedNamespaces, catatonit = CATATONIT): Promise<PodInit> {
+/** Marks a pod's init processes (environment), so one started just before a crash is found without a record. */
+export const POD_INIT_MARK = 'BERTH_POD_INIT';
+
+export async function startPodInit(pins: PinnedNamespaces, sandboxId: string, catatonit = CATATONIT): Promise<PodInit> {
   // unshare forks: its child is PID 1 in the new namespace and execs catatonit; with
   // --kill-child the child dies with unshare, so killing the recorded pid tears down both.
   const args = [...nsenterArgs(pins, ['net', 'ipc', 'uts']), '--', 'unshare', '--pid', '--fork', '--kill-child', '--', catatonit, '-P'];
-  const child = spawn('nsenter', args, { detached: true, stdio: 'ignore' });
+  const child = spawn('nsenter', args, { detached: true, stdio: 'ignore', env: { ...process.env, [POD_INIT_MARK]: sandboxId } });
   const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(failedPrecondition(`cannot start the pod init: ${e.message}`, e))));
   child.unref();
   const pid = child.pid;
@@ -62,6 +65,33 @@ export async function startPodInit(pins: PinnedNamespaces, catatonit = CATATONIT
     /* already gone */
   }
   throw failedPrecondition('the pod init process did not start (is catatonit installed?)');
+}
+
+/**
+ * Kills the init processes marked for `sandboxId` that no record names: berthd started them
+ * and died (or failed) before it could record their pid. Scans /proc, so only the teardown of
+ * a pod whose record lacks its init calls it.
+ */
+export async function killUnrecordedPodInit(sandboxId: string): Promise<void> {
+  const mark = `${POD_INIT_MARK}=${sandboxId}`;
+  const found: number[] = [];
+  for (const p of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(p)) continue;
+    const env = await readFile(`/proc/${p}/environ`, 'latin1').catch(() => '');
+    if (env.split('\0').includes(mark)) found.push(Number(p));
+  }
+  for (const pid of found) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 400; i++) {
+    const left = await Promise.all(found.map((pid) => processStartTime(pid)));
+    if (left.every((x) => x === undefined)) break;
+    await sleep(5);
+  }
 }
 
 /** Stops the init (and with it every process left in the pod's PID namespace). */

@@ -8,6 +8,7 @@ import type { SandboxDeps } from './deps.js';
 import type { RemovePodSandboxRequest__Output } from '../../wire/cri/generated/runtime/v1/RemovePodSandboxRequest.js';
 import type { RemovePodSandboxResponse } from '../../wire/cri/generated/runtime/v1/RemovePodSandboxResponse.js';
 import type { CallContext } from '../cri/rpc.js';
+import { killPoint } from '../kill-points.js';
 
 export async function removePodSandbox(deps: SandboxDeps, req: RemovePodSandboxRequest__Output, ctx: CallContext): Promise<RemovePodSandboxResponse> {
   const id = resolveIfPresent((q) => deps.store.resolve(q), req.pod_sandbox_id, 'pod sandbox');
@@ -18,8 +19,11 @@ export async function removePodSandbox(deps: SandboxDeps, req: RemovePodSandboxR
     // Stopping is idempotent and also finishes a stop or a rollback that was interrupted.
     await stopLocked(deps, rec, ctx);
     await deps.containers.removeAll(id, ctx.log);
+    killPoint('sandbox.remove.containers-removed');
     await removePodResources(deps, rec);
+    killPoint('sandbox.remove.resources-removed');
     deps.store.delete(id);
+    killPoint('sandbox.remove.record-deleted');
     ctx.log.info('pod sandbox removed', { sandbox_id: id });
     deps.events.publish(sandboxEvent(deps, rec, 'CONTAINER_DELETED_EVENT'));
   });

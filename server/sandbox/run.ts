@@ -10,7 +10,7 @@ import { cniAdd, podCniArgs, resultIps } from '../network/cni.js';
 import { validateSandboxConfig } from './validate.js';
 import { pinNamespaces } from './namespaces.js';
 import { writePodFiles } from './pod-files.js';
-import { createPodCgroup } from './pod-cgroup.js';
+import { createPodCgroup, type PodCgroup } from './pod-cgroup.js';
 import { applySysctls } from './sysctl.js';
 import { startPodInit } from './pod-init.js';
 import { releasePodResources, removePodResources } from './teardown.js';
@@ -22,6 +22,7 @@ import type { RunPodSandboxRequest__Output } from '../../wire/cri/generated/runt
 import type { RunPodSandboxResponse } from '../../wire/cri/generated/runtime/v1/RunPodSandboxResponse.js';
 import type { CallContext } from '../cri/rpc.js';
 import type { PortMapping__Output } from '../../wire/cri/generated/runtime/v1/PortMapping.js';
+import { killPoint } from '../kill-points.js';
 
 /** The CNI portMappings capability: only mappings that publish a host port. */
 export function cniPortMappings(pms: readonly PortMapping__Output[]): Array<Record<string, unknown>> {
@@ -33,6 +34,23 @@ export function cniPortMappings(pms: readonly PortMapping__Output[]): Array<Reco
       protocol: p.protocol.toLowerCase(),
       ...(p.host_ip ? { hostIP: p.host_ip } : {}),
     }));
+}
+
+/**
+ * kubelet gives every attempt of a pod the same cgroup_parent. Sandboxes on one pod cgroup
+ * share ownership of it, as a pod's containers do theirs: each records what any of them
+ * created, and only the last one removed takes it away (teardown.ts).
+ */
+function withSiblingCgroups(deps: SandboxDeps, id: string, pc: PodCgroup): PodCgroup {
+  const created = new Set(pc.created);
+  let sliceStarted = pc.sliceStarted ?? false;
+  for (const o of deps.store.list()) {
+    const sib = o.runtime.cgroup;
+    if (o.id === id || sib?.path !== pc.path) continue;
+    for (const c of sib.created) created.add(c);
+    sliceStarted ||= sib.sliceStarted ?? false;
+  }
+  return { ...pc, created: [...created].sort((a, b) => a.split('/').length - b.split('/').length), ...(sliceStarted ? { sliceStarted } : {}) };
 }
 
 /** Waits for every step, then throws the first failure: rollback must not race a step still running. */
@@ -80,12 +98,14 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
   };
   // Recorded first (NOTREADY): a crash from here on leaves a record that stop/remove can clean.
   deps.store.add(rec);
+  killPoint('sandbox.recorded');
   ctx.log.info('creating pod sandbox', { sandbox_id: id, pod: `${plan.namespace}/${plan.name}`, attempt: plan.attempt });
 
   return deps.locks.run(id, async () => {
     const rt = rec.runtime;
     try {
       if (plan.logDirectory) await mkdir(plan.logDirectory, { recursive: true, mode: 0o755 });
+      killPoint('sandbox.logdir.made');
       rt.namespaces = await pinNamespaces({
         dir: paths.nsDir,
         net: podNetwork,
@@ -93,6 +113,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
         uts: podNetwork,
         hostname: plan.hostname,
       });
+      killPoint('sandbox.namespaces.pinned');
       if (net?.ok) {
         const pcidr = deps.network.podCidr();
         rt.cni = {
@@ -110,6 +131,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
       if (plan.ipcMode === 'POD') rt.shmPath = paths.shmPath;
       // The record now names everything the steps below may create.
       deps.store.update(rec);
+      killPoint('sandbox.resources.recorded');
 
       const steps: Array<Promise<unknown>> = [];
       const cni = rt.cni;
@@ -126,6 +148,7 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
           }).then((result) => {
             cni.result = result;
             rt.ips = resultIps(result);
+            killPoint('sandbox.cni.added');
           }),
         );
       }
@@ -134,29 +157,40 @@ export async function runPodSandbox(deps: SandboxDeps, req: RunPodSandboxRequest
           rt.hostnamePath = f.hostnamePath;
           rt.hostsPath = f.hostsPath;
           rt.resolvConfPath = f.resolvConfPath;
+          killPoint('sandbox.files.written');
         }),
       );
       if (rt.shmPath) {
         const shm = rt.shmPath;
         steps.push(
           mkdir(shm, { recursive: true, mode: 0o755 }).then(() =>
-            run('mount', ['-t', 'tmpfs', '-o', 'mode=1777,size=65536k,nosuid,nodev,noexec', 'shm', shm]),
+            run('mount', ['-t', 'tmpfs', '-o', 'mode=1777,size=65536k,nosuid,nodev,noexec', 'shm', shm]).then(() => killPoint('sandbox.shm.mounted')),
           ),
         );
       }
       if (plan.cgroupParent) {
         steps.push(
-          createPodCgroup(plan.cgroupParent, deps.cgroups).then((cg) => {
-            rt.cgroup = cg;
+          // Recorded before anything is made: a crash in between leaves nothing unnamed.
+          createPodCgroup(plan.cgroupParent, deps.cgroups, (planned) => {
+            rt.cgroup = withSiblingCgroups(deps, id, planned);
+            deps.store.update(rec);
+          }).then((cg) => {
+            rt.cgroup = withSiblingCgroups(deps, id, cg);
+            killPoint('sandbox.cgroup.created');
           }),
         );
       }
       if (plan.sysctls.length) steps.push(applySysctls(rt.namespaces, plan.sysctls));
       await settleAll(steps);
-      if (plan.pidMode === 'POD') rt.init = await startPodInit(rt.namespaces);
+      killPoint('sandbox.steps.done');
+      if (plan.pidMode === 'POD') {
+        rt.init = await startPodInit(rt.namespaces, id);
+        killPoint('sandbox.init.started');
+      }
 
       rec.state = 'SANDBOX_READY';
       deps.store.update(rec);
+      killPoint('sandbox.ready.recorded');
     } catch (e) {
       ctx.log.warn('pod sandbox creation failed; rolling back', { sandbox_id: id, error: (e as Error).message });
       try {

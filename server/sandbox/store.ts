@@ -7,6 +7,7 @@ import type { Db } from '../store/db.js';
 import type { SandboxRecord, SandboxState } from './types.js';
 import { alreadyExists } from '../errors.js';
 import { resolveId } from '../ids.js';
+import { killPoint } from '../kill-points.js';
 
 interface Row {
   id: string;
@@ -44,16 +45,19 @@ export class PodSandboxStore {
       throw alreadyExists(`pod sandbox ${rec.namespace}/${rec.name} (uid ${rec.uid}, attempt ${rec.attempt}) already exists as ${dup.id}`);
     }
     this.stmts.insert.run(toRow(rec));
+    killPoint('store.sandbox.added');
     this.byId.set(rec.id, structuredClone(rec));
   }
 
   update(rec: SandboxRecord): void {
     this.stmts.update.run({ id: rec.id, state: rec.state, runtime: JSON.stringify(rec.runtime) });
+    killPoint('store.sandbox.updated');
     this.byId.set(rec.id, structuredClone(rec));
   }
 
   delete(id: string): void {
     this.stmts.delete.run(id);
+    killPoint('store.sandbox.deleted');
     this.byId.delete(id);
   }
 

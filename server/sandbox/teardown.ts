@@ -6,12 +6,13 @@ import { dirname } from 'node:path';
 import { cniDel } from '../network/cni.js';
 import { mountPoints, unmountAll } from '../mounts.js';
 import { releaseNamespaces } from './namespaces.js';
-import { stopPodInit } from './pod-init.js';
+import { killUnrecordedPodInit, stopPodInit } from './pod-init.js';
 import { removePodCgroup } from './pod-cgroup.js';
 import type { SandboxDeps } from './deps.js';
 import type { SandboxRecord } from './types.js';
 import type { NetworkConfList } from '../network/conflist.js';
 import type { Logger } from '../logger.js';
+import { killPoint } from '../kill-points.js';
 
 /** Collects every failure of a multi-step teardown and throws the first after trying all steps. */
 async function allSteps(log: Logger, steps: Array<[string, () => Promise<void>]>): Promise<void> {
@@ -35,6 +36,8 @@ export async function releasePodResources(deps: SandboxDeps, rec: SandboxRecord,
       'init',
       async () => {
         if (rt.init) await stopPodInit(rt.init);
+        else if (rt.pidMode === 'POD') await killUnrecordedPodInit(rec.id);
+        killPoint('teardown.init.stopped');
       },
     ],
     [
@@ -56,16 +59,19 @@ export async function releasePodResources(deps: SandboxDeps, rec: SandboxRecord,
           },
           cni.result,
         );
+        killPoint('teardown.cni.deleted');
         cni.deleted = true;
         rt.ips = [];
         onChange();
+        killPoint('teardown.cni.recorded');
       },
     ],
-    ['namespaces', () => releaseNamespaces(rt.namespaces)],
+    ['namespaces', () => releaseNamespaces(rt.namespaces).then(() => killPoint('teardown.namespaces.released'))],
     [
       'shm',
       async () => {
         if (rt.shmPath) await unmountAll([rt.shmPath]);
+        killPoint('teardown.shm.unmounted');
       },
     ],
   ]);
@@ -78,10 +84,14 @@ export async function removePodResources(deps: SandboxDeps, rec: SandboxRecord):
     [
       'cgroup',
       async () => {
-        if (rt.cgroup) await removePodCgroup(rt.cgroup, deps.cgroups);
+        const pc = rt.cgroup;
+        // Another sandbox of the same pod (a later attempt) still uses it: the last one removes it.
+        const shared = pc && deps.store.list().some((o) => o.id !== rec.id && o.runtime.cgroup?.path === pc.path);
+        if (pc && !shared) await removePodCgroup(pc, deps.cgroups);
+        killPoint('teardown.cgroup.removed');
       },
     ],
-    ['files', () => rm(rt.filesDir, { recursive: true, force: true })],
+    ['files', () => rm(rt.filesDir, { recursive: true, force: true }).then(() => killPoint('teardown.files.removed'))],
     [
       'shm dir',
       async () => {

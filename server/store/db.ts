@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations, minReaderSchema, type Migration } from './migrations.js';
-import { failedPrecondition } from '../errors.js';
+import { BerthError, failedPrecondition } from '../errors.js';
 import { BERTH_VERSION } from '../status/version.js';
 
 export type Db = Database.Database;
@@ -33,19 +33,67 @@ export interface OpenOptions {
   release?: string;
 }
 
+/** What an operator does about a store berthd cannot open (the text of the refusal). */
+export function storeRecoverySteps(file: string): string {
+  return (
+    `To recover, with berthd stopped: keep a copy first (cp ${file} ${file}.broken; also ${file}-wal if present); ` +
+    `then either salvage it (sqlite3 ${file}.broken .recover | sqlite3 ${file}.recovered, check it with ` +
+    `sqlite3 ${file}.recovered 'PRAGMA integrity_check', and move it to ${file}), or restore a backup ` +
+    `(${file}.schema-<N>.bak, written before each migration), or, as the last resort, move ${file} away and start ` +
+    `empty: berth then forgets every pod, container and image it knew (kubelet recreates the pods; run ` +
+    `'berth leaks --repair' to remove what the old records held)`
+  );
+}
+
+/**
+ * Turns SQLite's failure to open or check the store into a refusal that says what is wrong
+ * and what to do. berthd never starts on a store it cannot read whole: starting empty
+ * would silently forget running containers.
+ */
+function openFailure(file: string, e: unknown): Error {
+  const code = String((e as { code?: unknown }).code ?? '');
+  const msg = (e as Error).message;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code.startsWith('SQLITE_BUSY')) {
+    return failedPrecondition(
+      `the store ${file} is locked by another process (${msg}): is another berthd (or a sqlite3 shell) using it? ` +
+        `Find it with 'fuser -v ${file}' and stop it, then start berthd again`,
+      e,
+    );
+  }
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_IOERR_SHORT_READ') {
+    return failedPrecondition(`the store ${file} is damaged (${code}: ${msg}); berthd refuses to start on it so that nothing is lost silently. ${storeRecoverySteps(file)}`, e);
+  }
+  if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || (e as NodeJS.ErrnoException).code === 'ENOSPC') {
+    return failedPrecondition(`cannot open the store ${file}: no space left on its filesystem (${msg}); free space there and start berthd again`, e);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file);
+  let db: Db;
   try {
+    db = new Database(file);
+  } catch (e) {
+    throw openFailure(file, e);
+  }
+  try {
+    // A lock another process holds fails the start after 2 s, with the message below.
+    db.pragma('busy_timeout = 2000');
     db.pragma('journal_mode = WAL');
     // FULL: a committed record survives a power cut, not only a process crash.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    // The store is small (records, not content): check every page before trusting it.
+    const check = db.pragma('quick_check', { simple: true }) as string;
+    if (check !== 'ok') {
+      throw failedPrecondition(`the store ${file} failed its integrity check (${check}); berthd refuses to start on it so that nothing is lost silently. ${storeRecoverySteps(file)}`);
+    }
     migrate(db, { ...opts, file });
+    db.pragma('busy_timeout = 5000');
   } catch (e) {
     db.close();
-    throw e;
+    throw e instanceof BerthError ? e : openFailure(file, e);
   }
   return db;
 }
