@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { admin } from '../cli/admin-client.js';
+import { request } from 'node:http';
 import { call, podConfig, removeAllPods, removePod, waitRunning } from './cri.js';
 import { rssKiB } from './procs.js';
 import type { BenchRuntime } from './runtimes/types.js';
@@ -52,8 +52,34 @@ export function openFds(pid: number): number {
   }
 }
 
-export function berthSizes(rt: BenchRuntime): Promise<Record<string, number>> {
-  return admin(join(rt.dir, 'state'), 'GET', '/v1/debug/sizes') as Promise<Record<string, number>>;
+const PROTOCOL_HEADER = 'x-berth-admin-protocol';
+
+function adminGet(socketPath: string, path: string, protocol: string): Promise<{ status: number; protocol: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: 'GET', path, headers: { [PROTOCOL_HEADER]: protocol } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 500, protocol: String(res.headers[PROTOCOL_HEADER] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let adminProtocol = '';
+/**
+ * berthd's table sizes from its admin socket. The bench is a client from outside (it never
+ * imports berth's code): it speaks the protocol version berthd announces in its answers.
+ */
+export async function berthSizes(rt: BenchRuntime): Promise<Record<string, number>> {
+  const socket = join(rt.dir, 'state', 'admin.sock');
+  let r = await adminGet(socket, '/v1/debug/sizes', adminProtocol);
+  if (r.status >= 400 && r.protocol !== '' && r.protocol !== adminProtocol) {
+    adminProtocol = r.protocol;
+    r = await adminGet(socket, '/v1/debug/sizes', adminProtocol);
+  }
+  if (r.status >= 400) throw new Error(`admin GET /v1/debug/sizes: ${r.status} ${r.body.slice(0, 200)}`);
+  return JSON.parse(r.body) as Record<string, number>;
 }
 
 const LOG_LINES = 50;
