@@ -27,6 +27,7 @@ import { processStartTime } from '../sandbox/pod-init.js';
 import { conmonAlive, readExitFile } from '../runtime/conmon.js';
 import { parseNetworkConfig, type NetworkConfList } from '../network/conflist.js';
 import type { AuditRecords, AuditScope, Finding, KnownSandbox } from './types.js';
+import { pathExists } from '../../hostutil/exists.js';
 
 export type { AuditRecords, AuditScope, Finding } from './types.js';
 
@@ -167,15 +168,6 @@ function recordedHostIfaces(sandboxes: KnownSandbox[]): Set<string> {
   return out;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function inode(p: string): Promise<number | undefined> {
   try {
     return (await stat(p)).ino;
@@ -239,7 +231,7 @@ export async function auditLeaks(scope: AuditScope, readRecords: () => AuditReco
   const podCgroupExists = new Map<string, string[]>();
   for (const rel of pre.podCgroupDirs) {
     const there: string[] = [];
-    for (const r of cgroupRoots) if (await exists(join(r, rel))) there.push(join(r, rel));
+    for (const r of cgroupRoots) if (await pathExists(join(r, rel))) there.push(join(r, rel));
     podCgroupExists.set(rel, there);
   }
   const units: Array<{ unit: string; id: string; path: string }> = [];

@@ -3,13 +3,14 @@
 // every hierarchy and the OCI runtime the container's, at "<pod cgroup>/<container id>".
 // Parents shared by several pods (/kubepods) are owned by berth as a whole, not by one pod:
 // the first pod makes them, the last one removes them (CreatedCgroups, kept in the store).
-import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, internal } from '../errors.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupDriver, ContainerCgroup, PodCgroup } from './driver.js';
 import { cgroupfsParent, cgroupfsPodParent, containerCgroupPath } from './paths.js';
 import { killPoint } from '../kill-points.js';
+import { pathExists } from '../../hostutil/exists.js';
 
 /** Cgroup parent for pods without one: berth's own, removed again when empty. */
 export const BERTH_CGROUP_PARENT = '/berth';
@@ -54,20 +55,11 @@ export function levels(path: string): string[] {
   return parts.map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** cpuset needs cpus and mems set before a task may join; a new v1 cgroup starts with them empty. */
 async function inheritCpuset(dir: string, parent: string): Promise<void> {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     const mine = join(dir, f);
-    if (!(await exists(mine))) return;
+    if (!(await pathExists(mine))) return;
     if ((await readFile(mine, 'utf8')).trim() === '') {
       await writeFile(mine, (await readFile(join(parent, f), 'utf8')).trim());
     }
@@ -150,7 +142,7 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
           const missing: string[] = [];
           for (const rel of levels(path)) {
             for (const root of roots) {
-              if (!(await exists(join(root, rel)))) {
+              if (!(await pathExists(join(root, rel)))) {
                 missing.push(rel);
                 break;
               }
@@ -190,7 +182,7 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
       for (const rel of levels(cgroupfsParent(parent))) {
         for (const root of allRoots(layout)) {
           const dir = join(root, rel);
-          if (!(await exists(dir))) created.push(dir);
+          if (!(await pathExists(dir))) created.push(dir);
         }
       }
       return { cgroupsPath: path, path, created };

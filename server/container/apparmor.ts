@@ -1,11 +1,12 @@
 // AppArmor on the host: whether it is usable, which profiles are loaded, and loading berth's
 // RuntimeDefault profile (server/oci/apparmor.ts decides which profile a container gets).
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommandError, SpawnError, run } from '../../hostutil/exec.js';
 import { failedPrecondition } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_APPARMOR_PROFILE, defaultApparmorProfile, type AppArmorChoice } from '../oci/apparmor.js';
+import { pathExists } from '../../hostutil/exists.js';
 
 const SECURITYFS = '/sys/kernel/security/apparmor';
 
@@ -20,19 +21,12 @@ export interface AppArmorHost {
 
 const PARSERS = ['/sbin/apparmor_parser', '/usr/sbin/apparmor_parser'];
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Read once at start-up (with the other host facts). */
 export async function readAppArmorHost(): Promise<AppArmorHost> {
   const flag = await readFile('/sys/module/apparmor/parameters/enabled', 'utf8').catch(() => '');
   if (!flag.startsWith('Y')) return { enabled: false, reason: 'the kernel has AppArmor disabled or not built in' };
-  if (!(await exists(SECURITYFS))) return { enabled: false, reason: `${SECURITYFS} is missing (securityfs not mounted)` };
-  for (const p of PARSERS) if (await exists(p)) return { enabled: true, reason: '', parser: p };
+  if (!(await pathExists(SECURITYFS))) return { enabled: false, reason: `${SECURITYFS} is missing (securityfs not mounted)` };
+  for (const p of PARSERS) if (await pathExists(p)) return { enabled: true, reason: '', parser: p };
   return { enabled: false, reason: 'the kernel has AppArmor on, but apparmor_parser is not installed (Debian/Ubuntu package apparmor)' };
 }
 
@@ -87,7 +81,7 @@ export class AppArmorProfiles {
     const dir = join(this.stateDir, 'apparmor');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, DEFAULT_APPARMOR_PROFILE);
-    const withBase = (await exists('/etc/apparmor.d/tunables/global')) && (await exists('/etc/apparmor.d/abstractions/base'));
+    const withBase = (await pathExists('/etc/apparmor.d/tunables/global')) && (await pathExists('/etc/apparmor.d/abstractions/base'));
     await writeFile(file, defaultApparmorProfile(withBase), { mode: 0o644 });
     try {
       // -K: no cache file under /etc or /var/cache; -r: replace a profile of that name.

@@ -18,6 +18,7 @@ import { parseMountInfo, type MountInfo } from '../../hostutil/mountinfo.js';
 import { invalidArgument, notFound } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import type { RecentEvent } from '../event-ring.js';
+import { pathExists } from '../../hostutil/exists.js';
 
 /** Everything the views read; berthd and the read-only CLI each make one. */
 export interface ViewSource {
@@ -193,15 +194,6 @@ export function resolveAny(src: ViewSource, query: string): Resolved {
 
 // ---------------------------------------------------------------- host facts
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Whether a process is alive (its /proc entry exists; not a zombie). */
 export async function processAlive(pid: number): Promise<boolean> {
   if (!(pid > 0)) return false;
@@ -318,7 +310,7 @@ export async function inspectContainer(src: ViewSource, id: string): Promise<Rec
     conmon: {
       pid: rec.conmonPid,
       alive: await processAlive(rec.conmonPid),
-      files: Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, p]) => [k, { path: p, exists: await exists(p) }] as const))),
+      files: Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, p]) => [k, { path: p, exists: await pathExists(p) }] as const))),
     },
     runtime: { handler: rec.handler, path: rec.runtimePath, root: rec.runtimeRoot, state: runtimeState },
     cgroup: { cgroupsPath: rec.cgroupsPath, ...(await cgroupFacts(src.cgroups, cgPath)) },
@@ -360,7 +352,7 @@ export async function inspectImage(src: ViewSource, id: string): Promise<Record<
     src.images.layers(id).map(async (l) => {
       const lr = src.images.layer(l.chainId);
       const path = join(src.root, 'layers', 'sha256', digestHex(l.chainId));
-      return { position: l.position, blobDigest: l.blobDigest, chainId: l.chainId, diffId: lr?.diffId ?? null, size: lr?.size ?? null, inodes: lr?.inodes ?? null, path, present: await exists(path), users: src.images.layerRefCount(l.chainId) };
+      return { position: l.position, blobDigest: l.blobDigest, chainId: l.chainId, diffId: lr?.diffId ?? null, size: lr?.size ?? null, inodes: lr?.inodes ?? null, path, present: await pathExists(path), users: src.images.layerRefCount(l.chainId) };
     }),
   );
   let config: unknown;
