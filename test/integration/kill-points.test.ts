@@ -339,6 +339,12 @@ async function runPoint(w: Worker, kp: KillPoint): Promise<Outcome> {
   return { kp, killed, problems };
 }
 
+async function removeEmptyTree(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await removeEmptyTree(`${dir}/${e.name}`);
+  await rmdir(dir).catch(() => undefined);
+}
+
 test.before(async (t) => {
   if (!isRoot()) return;
   const reg = await startRegistry();
@@ -402,8 +408,10 @@ rootOnly('a SIGKILL at any kill point inside any mutating call loses and leaks n
     for (const w of workers) {
       await removePodsAndCleanup(w.b);
       await rm(w.arm, { force: true });
-      // The test's top cgroup (made by the first pod under it, shared by all): only when empty.
-      for (const h of await readdir('/sys/fs/cgroup').catch(() => [])) await rmdir(`/sys/fs/cgroup/${h}${w.scope.cgroupRoot}`).catch(() => undefined);
+      // The test's cgroup tree (its top made by the first pod under it, shared by all), deepest
+      // first, directories only: rmdir refuses any that still holds a process. A pod level left
+      // after an aborted run must not outlive the test.
+      for (const h of await readdir('/sys/fs/cgroup').catch(() => [])) await removeEmptyTree(`/sys/fs/cgroup/${h}${w.scope.cgroupRoot}`);
     }
   }
 });
