@@ -13,7 +13,7 @@ import type { SettingsStore } from '../store/settings.js';
 import { runtimeHandle } from '../runtime/handlers.js';
 import { conmonAlive, readExitFile } from '../runtime/conmon.js';
 import { containerEvent } from '../container/status.js';
-import { nowNs } from '../time.js';
+import { recordUnknownExit } from '../container/exits.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { auditLeaks, podCgroupPath, sortFindings } from './leaks.js';
 import { repairFindings, repairUntilClean, type RecordRepairs } from './repair.js';
@@ -109,12 +109,7 @@ export function daemonLeakAuditor(deps: DaemonAuditDeps): LeakAuditor {
       const rec = containers.store.get(id);
       if (!rec || (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED')) return;
       if ((await conmonAlive(rec.conmonPid, id)) || (await readExitFile(rec.paths.exitFile))) throw new Error('its conmon or exit file is back');
-      rec.state = 'CONTAINER_EXITED';
-      rec.exitCode = 255;
-      rec.reason = 'Error';
-      rec.message = "the container's monitor is gone and left no exit code (berth leaks)";
-      rec.finishedAt = nowNs().toString();
-      containers.store.update(rec);
+      recordUnknownExit(containers.store, rec, "the container's monitor is gone and left no exit code (berth leaks)");
       containers.events.publish(containerEvent(containers, rec, 'CONTAINER_STOPPED_EVENT'));
     },
     async markSandboxNotReady(id) {

@@ -19,6 +19,19 @@ export function exitReason(code: number, oom: boolean): string {
 }
 
 /**
+ * Records `rec` as EXITED with an unknown exit code (255, reason Error, `message` saying why):
+ * its monitor is gone and left no exit file. The callers publish events and log as they need.
+ */
+export function recordUnknownExit(store: ContainerDeps['store'], rec: ContainerRecord, message: string): void {
+  rec.state = 'CONTAINER_EXITED';
+  rec.exitCode = 255;
+  rec.reason = 'Error';
+  rec.message = message;
+  rec.finishedAt = nowNs().toString();
+  store.update(rec);
+}
+
+/**
  * The container's conmon is gone and left no exit file (it was killed): once the runtime
  * says the process is over too, `rec` is marked EXITED with an unknown code (255, reason
  * Error), as recovery does after a reboot. Returns true when it did.
@@ -31,12 +44,7 @@ export async function markMonitorLost(deps: ContainerDeps, rec: ContainerRecord)
     .catch(() => ({ status: 'unknown', pid: 0 }));
   if (st && st.status !== 'stopped') return false;
   if (await markExited(deps, rec)) return true; // the exit file came after all
-  rec.state = 'CONTAINER_EXITED';
-  rec.exitCode = 255;
-  rec.reason = 'Error';
-  rec.message = "the container's monitor (conmon) was killed; the exit code is unknown";
-  rec.finishedAt = nowNs().toString();
-  deps.store.update(rec);
+  recordUnknownExit(deps.store, rec, "the container's monitor (conmon) was killed; the exit code is unknown");
   killPoint('container.exit.recorded');
   deps.log.warn('container exited without its monitor', { container_id: rec.id });
   deps.events.publish(containerEvent(deps, rec, 'CONTAINER_STOPPED_EVENT'));

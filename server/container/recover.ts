@@ -5,7 +5,7 @@
 // berthd left have finished their jobs, and after conmon's create is over). One recorded
 // CREATED whose process the runtime already started (a crash between `runtime start` and
 // the record) becomes RUNNING. Nothing running is killed.
-import { markExited } from './exits.js';
+import { markExited, recordUnknownExit } from './exits.js';
 import { conmonAlive, readExitFile, settleOrphanedCreate } from '../runtime/conmon.js';
 import { containerFiles } from '../runtime/files.js';
 import { cleanupContainer } from './remove.js';
@@ -45,12 +45,7 @@ export async function recoverContainers(deps: ContainerDeps): Promise<void> {
         }
       }
       if (!(await conmonAlive(rec.conmonPid, id)) && !(await readExitFile(rec.paths.exitFile))) {
-        rec.state = 'CONTAINER_EXITED';
-        rec.exitCode = 255;
-        rec.reason = 'Error';
-        rec.message = "the container's monitor is gone and left no exit code";
-        rec.finishedAt = nowNs().toString();
-        deps.store.update(rec);
+        recordUnknownExit(deps.store, rec, "the container's monitor is gone and left no exit code");
       }
     });
   }
