@@ -40,9 +40,15 @@ interface Pod {
   parent: string;
 }
 
+/** berthd's own cgroup parent (pods without a cgroup_parent) in hierarchies where it did not exist before this file ran. */
+let berthParentsMadeHere: string[] = [];
+
 test.before(async (t) => {
   t.context.parents = [];
   if (!isRoot()) return;
+  // The seeded leaks put containers under berthd's default parent /berth; their repair removes
+  // the containers' cgroups, not that shared level, which the file removes when it made it.
+  berthParentsMadeHere = allRoots(await readCgroupLayout()).map((root) => join(root, 'berth')).filter((d) => !existsSync(d));
   const { b, reg, images } = await startBerthdWithImages({ busybox: { layers: [busyboxLayer()], config: { Cmd: ['/bin/sh'] } } });
   Object.assign(t.context, { b, reg, image: images.busybox });
 });
@@ -51,6 +57,7 @@ test.after.always(async (t) => {
   for (const root of allRoots(await readCgroupLayout())) {
     for (const p of t.context.parents) await run('rmdir', [join(root, p)], { allowFailure: true });
   }
+  for (const d of berthParentsMadeHere) if (existsSync(d)) await run('rmdir', [d], { allowFailure: true });
 });
 
 function berth(t: ExecutionContext<BerthdTestContext>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
