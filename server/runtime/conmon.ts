@@ -3,6 +3,7 @@
 // file, the exit file when the container's process ends, the OOM marker. Its control fifo
 // is ctl.ts; its file names are files.ts.
 import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { ConmonFiles } from './files.js';
 import type { RuntimeHandle } from './handlers.js';
 
@@ -43,6 +44,13 @@ export function conmonArgs(c: ConmonCommand): string[] {
     '--syslog=false',
     '--runtime-arg', `--root=${c.runtime.root}`,
   ];
+  // runc writes warnings (e.g. "skipping device /dev/char/10:200 for systemd" where a device
+  // node of its default allow-list is missing) to its stderr unless given a log: under conmon
+  // that stderr is the container's, so they would land in the CRI log as the container's own
+  // output. As containerd's shim does, runc logs to a file in the bundle; its fatal error still
+  // goes to stderr as well, which is what conmon reports. Not crun: its --log takes the error
+  // with it, and crun prints no warnings there.
+  if (!basename(c.runtime.path).includes('crun')) args.push('--runtime-arg', `--log=${c.files.runtimeLog}`, '--runtime-arg', '--log-format=json');
   if (c.stdin) args.push('-i');
   if (c.stdin && !c.stdinOnce) args.push('--leave-stdin-open');
   if (c.tty) args.push('-t');

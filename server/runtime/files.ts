@@ -23,6 +23,8 @@ export interface ConmonFiles {
   oom: string;
   /** conmon's copy of the exit code in its persist dir. */
   persistExit: string;
+  /** runc's own log (--log, JSON): its warnings, kept out of the container's stderr. */
+  runtimeLog: string;
   /** The directory conmon writes exit files to (--exit-dir), shared by all containers. */
   exitDir: string;
   /** <exitDir>/<id>: the exit code, written when the container's process ended. */
@@ -46,6 +48,7 @@ export function conmonFiles(bundle: string, exitDir: string, socketDir: string, 
     winsz: join(bundle, 'winsz'),
     oom: join(bundle, 'oom'),
     persistExit: join(bundle, 'exit'),
+    runtimeLog: join(bundle, 'runtime-log.json'),
     exitDir,
     exitFile: join(exitDir, id),
     socketDir,

@@ -61,6 +61,19 @@ test('conmon argv carries the flags berth relies on', (t) => {
   t.is(flag('-l'), 'k8s-file:/var/log/pods/p/c/0.log');
   t.is(flag('--runtime-arg'), '--root=/run/berth/runc');
   t.true(a.includes('-i') && a.includes('-t') && a.includes('--leave-stdin-open') && a.includes('--syslog=false'));
+  // runc's warnings go to a log in the bundle, not to the container's stderr.
+  t.true(a.includes('--log=/run/berth/containers/abc/runtime-log.json') && a.includes('--log-format=json'));
+  const crun = conmonArgs({
+    id: 'abc',
+    name: 'n',
+    runtime: { name: 'crun', path: '/usr/bin/crun', root: '/run/berth/crun' },
+    files: conmonFiles('/run/berth/containers/abc', '/run/berth/exits', '/run/berth/sock', 'abc'),
+    logPath: '/var/log/pods/p/c/0.log',
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
+  });
+  t.false(crun.some((x) => x.startsWith('--log')), 'crun keeps its error on stderr, where conmon reports it');
 });
 
 test('the image passwd is found top-down through layers and symlinks', async (t) => {
