@@ -64,13 +64,15 @@ function parseArgs(argv: string[]): Args {
 const t0 = Date.now();
 const log = (msg: string) => process.stdout.write(`# [${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`);
 
-/** systemd units of berth (scopes berth-*, conmon scopes), the suite's slices and containerd's scopes still active or failed. */
+/** systemd units of berth (scopes berth-*, conmon scopes), the suite's slices and containerd's scopes still active or failed (not berth-guest.service, the harness's unit). */
 async function unitLeftovers(): Promise<string[]> {
   const r = await run('systemctl', ['list-units', '--plain', '--no-legend', '--full', 'berth-*', 'berthconf*', 'cri-containerd-*'], { allowFailure: true });
   return r.stdout
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
+    // The harness's own unit (it runs this very command) is not the suite's.
+    .filter((l) => !l.startsWith('berth-guest.service'))
     .map((l) => `systemd unit ${l.split(/\s+/).slice(0, 4).join(' ')}`);
 }
 
