@@ -239,6 +239,7 @@ function inMemorySizes(s: DaemonServices, shims: ShimPool, cgroups: ReturnType<t
     shims: shim.shims,
     shimJobs: shim.jobs,
     cgroupOomMarks: cgroups.oomMarkCount?.() ?? 0,
+    cgroupReadCache: cgroups.readCacheSize?.() ?? 0,
     heapUsedKiB: Math.round(process.memoryUsage().heapUsed / 1024),
   };
 }

@@ -5,8 +5,13 @@ import type { CgroupManager } from './common.js';
 import type { CgroupLayout } from './detect.js';
 import { createV1Manager } from './v1/manager.js';
 import { createV2Manager } from './v2/manager.js';
+import type { CgroupReadCache } from './read-cache.js';
 
-export function createCgroupManager(layout: CgroupLayout, path: string, opts: { makeDir?: (dir: string) => Promise<void>; removeDir?: (dir: string) => Promise<void> } = {}): CgroupManager {
+export function createCgroupManager(
+  layout: CgroupLayout,
+  path: string,
+  opts: { makeDir?: (dir: string) => Promise<void>; removeDir?: (dir: string) => Promise<void>; readCache?: CgroupReadCache } = {},
+): CgroupManager {
   if (layout.mode === 'v2') {
     if (layout.unified === undefined) throw failedPrecondition('cgroup v2 layout without a cgroup2 mount');
     return createV2Manager({ root: layout.unified, path, ...opts });

@@ -12,6 +12,7 @@ import { fromCriResources, toOciResources, type CriResources } from './convert.j
 import type { CgroupHost, CgroupLayout } from './detect.js';
 import type { CgroupDriver, ContainerCgroup, PodCgroup } from './driver.js';
 import { createCgroupManager } from './hierarchy.js';
+import { CgroupReadCache } from './read-cache.js';
 import { readProcessCgroup } from './proc.js';
 import { systemdDriver } from './systemd.js';
 import { systemdClient, type CommandRunner } from './systemd-client.js';
@@ -60,6 +61,8 @@ export interface Cgroups {
   oomKilled(c: Pick<ContainerCgroupRef, 'cgroupsPath'>): Promise<boolean>;
   /** Parent cgroups whose OOM-kill count is remembered (for the soak's leak check). */
   oomMarkCount?(): number;
+  /** Entries of the cgroup read cache (read-cache.ts; for the soak's leak check). */
+  readCacheSize?(): number;
   /** One cgroup on the host's hierarchy (a path below the root). */
   open(path: string): CgroupManager;
   /** Stats of a cgroup; undefined when it does not exist (any more). */
@@ -97,7 +100,9 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
       ? systemdDriver({ layout, client: systemdClient(opts.runner), shared: new CreatedCgroups(opts.settings, 'pod_slices'), ...(opts.procRoot ? { procRoot: opts.procRoot } : {}) })
       : cgroupfsDriver(layout, new CreatedCgroups(opts.settings));
   const version = layout.mode === 'v2' ? 2 : 1;
-  const open = (path: string) => createCgroupManager(layout, path);
+  // One read cache for the host's hierarchy: every cgroup opened here shares it.
+  const readCache = new CgroupReadCache();
+  const open = (path: string) => createCgroupManager(layout, path, { readCache });
   /** Parent cgroup → its OOM-kill count when last looked at (container create or exit). */
   const oomMarks = new Map<string, bigint>();
 
@@ -147,6 +152,7 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
 
     containerPath,
     oomMarkCount: () => oomMarks.size,
+    readCacheSize: () => readCache.size(),
 
     async oomKilled(c) {
       const path = driver.pathOf(c.cgroupsPath);

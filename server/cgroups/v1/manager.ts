@@ -12,6 +12,7 @@ import { CPUACCT_STAT, CPUACCT_USAGE_SYS, CPUACCT_USAGE_USER } from './cpuacct.j
 import { hugetlbMaxFile } from '../v2/hugetlb.js';
 import { CPUSET_CPUS, CPUSET_MEMS } from './cpuset.js';
 import { MEMORY_LIMIT, MEMORY_MEMSW_LIMIT } from './memory.js';
+import type { CgroupReadCache } from '../read-cache.js';
 
 /** Controllers a container cgroup is created in (others, like net_cls, are left to the host). */
 const MANAGED: readonly V1Controller[] = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'devices', 'freezer'];
@@ -30,6 +31,8 @@ export interface V1ManagerOptions {
    */
   makeDir?: (dir: string) => Promise<void>;
   removeDir?: (dir: string) => Promise<void>;
+  /** What snapshot() remembers between reads (the host's hierarchies only, never temp dirs). */
+  readCache?: CgroupReadCache;
 }
 
 export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
@@ -90,21 +93,32 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
    * The one reader of this cgroup's files (stats() and the metrics sampler). On hybrid hosts
    * the hugetlb controller and PSI live on the cgroup2 side (v2 file names).
    */
+  /** A v1 controller's files of this cgroup into `files` (through the read cache when there is one). */
+  function readV1(controller: string, names: readonly string[], files: Record<string, string>): void {
+    const dir = dirOf(controller);
+    if (dir === undefined) return;
+    if (opts.readCache) opts.readCache.readV1(mountOf(controller)!, dir, names, files);
+    else readFilesSync(dir, names, files);
+  }
+
   function snapshot(parts: SnapshotParts = {}): CgroupSnapshot | undefined {
     const procs = readControlSync(dirOf('pids') ?? dirOf('memory') ?? dirOf('cpu') ?? dirs()[0], 'cgroup.procs');
     const files: Record<string, string> = {};
     for (const [controller, names] of Object.entries(V1_STAT_FILES)) {
-      const dir = dirOf(controller);
       // cpuacct.stat (ticks) only where the kernel lacks usage_user/usage_sys.
-      readFilesSync(dir, names.filter((n) => n !== CPUACCT_STAT), files);
-      if (controller === 'cpuacct' && (files[CPUACCT_USAGE_USER] === undefined || files[CPUACCT_USAGE_SYS] === undefined)) readFilesSync(dir, [CPUACCT_STAT], files);
+      readV1(controller, names.filter((n) => n !== CPUACCT_STAT), files);
+      if (controller === 'cpuacct' && (files[CPUACCT_USAGE_USER] === undefined || files[CPUACCT_USAGE_SYS] === undefined)) readV1(controller, [CPUACCT_STAT], files);
     }
     const hugeDir = dirOf('hugetlb');
     const hybridHuge = hugeDir === undefined && onUnified('hugetlb') ? unifiedDir : undefined;
-    const hugeNames = listControlsSync(hugeDir ?? hybridHuge).filter((n) => n.startsWith('hugetlb.'));
-    const isLimit = (n: string) => n.endsWith('.limit_in_bytes') || n.endsWith('.max');
     // A cgroup always has cgroup.procs; a tree made by tests may have only stat files.
-    if (procs === undefined && Object.keys(files).length === 0) return undefined;
+    if (procs === undefined && Object.keys(files).length === 0) {
+      if (hugeDir ?? hybridHuge) opts.readCache?.dropDir((hugeDir ?? hybridHuge)!);
+      return undefined;
+    }
+    const hugeListDir = hugeDir ?? hybridHuge;
+    const hugeNames = hugeListDir === undefined ? [] : opts.readCache ? opts.readCache.hugetlbNames(hugeListDir) : listControlsSync(hugeListDir).filter((n) => n.startsWith('hugetlb.'));
+    const isLimit = (n: string) => n.endsWith('.limit_in_bytes') || n.endsWith('.max');
     let stats: CgroupStats;
     if (hybridHuge) {
       stats = parseV1Stats(files);
@@ -116,7 +130,7 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
     const out: CgroupSnapshot = { stats, procs: parseProcs(procs) };
     if (parts.limits) {
       // Files both sides use (pids.max, memory.limit_in_bytes) are read once.
-      for (const [controller, names] of Object.entries(V1_LIMIT_FILES)) readFilesSync(dirOf(controller), names.filter((n) => files[n] === undefined), files);
+      for (const [controller, names] of Object.entries(V1_LIMIT_FILES)) readV1(controller, names.filter((n) => files[n] === undefined), files);
       readFilesSync(hugeDir ?? hybridHuge, hugeNames.filter(isLimit), files);
       out.limits = parseV1Limits(files);
     }

@@ -7,6 +7,7 @@ import { applyWrites, listControlsSync, makeCgroupDir, parseProcs, readControl, 
 import { parseV2Limits, parseV2Stats, V2_LIMIT_FILES, V2_STAT_FILES } from '../stats.js';
 import { MEMORY_SWAP_MAX } from './memory.js';
 import { readPressure, readPressureSync, type PsiResource } from './psi.js';
+import type { CgroupReadCache } from '../read-cache.js';
 
 /** Controllers berth wants for a container cgroup, when the host offers them. */
 const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
@@ -19,6 +20,8 @@ export interface V2ManagerOptions {
   /** mkdir -p / rmdir by default; see V1ManagerOptions. */
   makeDir?: (dir: string) => Promise<void>;
   removeDir?: (dir: string) => Promise<void>;
+  /** What snapshot() remembers between reads (the host's hierarchy only, never temp dirs). */
+  readCache?: CgroupReadCache;
 }
 
 export function createV2Manager(opts: V2ManagerOptions): CgroupManager {
@@ -75,7 +78,7 @@ export function createV2Manager(opts: V2ManagerOptions): CgroupManager {
       return snapshotV2(dir)?.stats ?? {};
     },
 
-    snapshot: (parts) => snapshotV2(dir, parts),
+    snapshot: (parts) => snapshotV2(dir, parts, opts.readCache),
 
     pressure(resource: PsiResource) {
       return readPressure(dir, resource);
@@ -109,12 +112,16 @@ export function pressureSync(dir: string | undefined): CgroupSnapshot['pressure'
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-function snapshotV2(dir: string, parts: SnapshotParts = {}): CgroupSnapshot | undefined {
+function snapshotV2(dir: string, parts: SnapshotParts = {}, cache?: CgroupReadCache): CgroupSnapshot | undefined {
   const procs = readControlSync(dir, 'cgroup.procs');
-  const hugetlb = listControlsSync(dir).filter((n) => n.startsWith('hugetlb.'));
+  // A cgroup without cgroup.procs is gone (the files below would all be missing too).
+  const hugetlb = procs === undefined && cache ? [] : cache ? cache.hugetlbNames(dir) : listControlsSync(dir).filter((n) => n.startsWith('hugetlb.'));
   const files = readFilesSync(dir, [...V2_STAT_FILES, ...hugetlb.filter((n) => !n.endsWith('.max'))]);
   // A cgroup always has cgroup.procs; a tree made by tests may have only stat files.
-  if (procs === undefined && Object.keys(files).length === 0) return undefined;
+  if (procs === undefined && Object.keys(files).length === 0) {
+    cache?.dropDir(dir);
+    return undefined;
+  }
   const out: CgroupSnapshot = { stats: parseV2Stats(files), procs: parseProcs(procs) };
   if (parts.limits) {
     // Files both sides use (memory.max, pids.max) are read once.
