@@ -19,18 +19,22 @@ export interface CgroupReading {
 
 /** What the sampler needs of the cgroup manager. */
 export interface CgroupSource {
-  /** Everything the metrics need from one cgroup; undefined when it does not exist (any more). */
-  read(path: string): CgroupReading | undefined;
+  /**
+   * Everything the metrics need from one cgroup; undefined when it does not exist (any more).
+   * With `limits`, those are kept instead of read again (the sampler reads a target's limits
+   * every few rounds: they change far less often than usage).
+   */
+  read(path: string, limits?: CgroupLimits): CgroupReading | undefined;
   /** The cgroup a container's process is in (crun under systemd: one level below its scope). */
   containerPath(ref: ContainerCgroupRef): Promise<string>;
 }
 
 export function cgroupSource(cgroups: Pick<Cgroups, 'snapshot' | 'containerPath'>, opts: { pressure: boolean }): CgroupSource {
   return {
-    read(path) {
-      const s = cgroups.snapshot(path, { limits: true, pressure: opts.pressure });
+    read(path, limits) {
+      const s = cgroups.snapshot(path, { limits: limits === undefined, pressure: opts.pressure });
       if (!s) return undefined;
-      const r: CgroupReading = { stats: s.stats, limits: s.limits ?? { hugepages: [] }, pids: s.procs };
+      const r: CgroupReading = { stats: s.stats, limits: limits ?? s.limits ?? { hugepages: [] }, pids: s.procs };
       if (s.pressure) r.pressure = s.pressure;
       return r;
     },

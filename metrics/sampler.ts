@@ -63,6 +63,8 @@ export interface TargetSample {
   /** Milliseconds since the epoch, when this target was read. */
   ts: number;
   cgroup?: CgroupReading;
+  /** When cgroup.limits were read from the cgroup (ms since the epoch; they are kept between reads). */
+  limitsTs?: number;
   /** CPU rate against the previous round, in nanocores. */
   cpuNanoCores?: bigint;
   processes?: ProcessCounts;
@@ -106,10 +108,26 @@ export interface SamplerOptions {
 }
 
 const ON_DEMAND_FRESH_MS = 1000;
+/**
+ * Limits change far less often than usage, and they are a third of a cgroup's files: each
+ * round reads them for one target in LIMITS_EVERY (by a hash of its key, so the rounds share
+ * the work), for a target seen for the first time, for one whose limits berth just changed
+ * (limitsChanged), and for any whose limits are older than LIMITS_MAX_AGE_MS. A limit written
+ * behind berth's back (an operator, an NRI plugin) shows within LIMITS_EVERY rounds or that age.
+ */
+export const LIMITS_EVERY = 6;
+export const LIMITS_MAX_AGE_MS = 60_000;
 /** A writable-layer walk is not free: reused for a minute, as cAdvisor's fsHandler does. */
 const WRITABLE_TTL_MS = 60_000;
 
 class Timeout extends Error {}
+
+/** A small number from a target's key (ids are hex): which round reads its limits. */
+function keyHash(key: string): number {
+  let h = 0;
+  for (let i = Math.max(0, key.length - 4); i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return Math.abs(h);
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -199,6 +217,9 @@ export class Sampler {
 
   /** Container key → [pid, the cgroup its process is in]. */
   private readonly where = new Map<string, [number, string]>();
+  /** Targets whose limits berth changed since they were last read. */
+  private readonly limitsDirty = new Set<string>();
+  private rounds = 0;
 
   constructor(
     private readonly source: TargetSource,
@@ -238,11 +259,17 @@ export class Sampler {
     this.lastRead.delete(key);
     this.writable.delete(key);
     this.where.delete(key);
+    this.limitsDirty.delete(key);
+  }
+
+  /** The target's limits changed: the next reading takes them from the cgroup again. */
+  limitsChanged(key: string): void {
+    this.limitsDirty.add(key);
   }
 
   /** Entries held per target (for tests: they must not grow with churn). */
   held(): number {
-    return this.lastRead.size + this.writable.size + this.where.size;
+    return this.lastRead.size + this.writable.size + this.where.size + this.limitsDirty.size;
   }
 
   /** The last complete round, if any. */
@@ -266,7 +293,8 @@ export class Sampler {
   async sampleOne(target: MetricTarget): Promise<TargetSample | undefined> {
     try {
       const net = target.interfaces?.length && this.opts.include.has('network') ? hostNetCounters() : undefined;
-      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key), net), this.opts.timeoutMs ?? 5000);
+      // A caller asking for one target gets its limits read now.
+      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key), net, true), this.opts.timeoutMs ?? 5000);
       if (s) this.lastRead.set(target.key, s);
       return s;
     } catch (e) {
@@ -286,6 +314,7 @@ export class Sampler {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     const targets = this.source.targets();
+    const round = this.rounds++;
     const out = new Map<string, TargetSample>();
     const timeoutMs = this.opts.timeoutMs ?? 5000;
     let next = 0;
@@ -297,7 +326,7 @@ export class Sampler {
         // Let CRI calls in between targets (their reads are synchronous).
         await new Promise((r) => setImmediate(r));
         try {
-          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key), net), timeoutMs);
+          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key), net, (round + keyHash(t.key)) % LIMITS_EVERY === 0), timeoutMs);
           if (s) out.set(t.key, s);
         } catch (e) {
           this.opts.hooks?.readError?.(e instanceof Timeout ? 'timeout' : 'error', t.key, e);
@@ -321,6 +350,7 @@ export class Sampler {
     for (const k of this.writable.keys()) if (!live.has(k)) this.writable.delete(k);
     for (const k of this.lastRead.keys()) if (!live.has(k)) this.lastRead.delete(k);
     for (const k of this.where.keys()) if (!live.has(k)) this.where.delete(k);
+    for (const k of this.limitsDirty) if (!live.has(k)) this.limitsDirty.delete(k);
     for (const [k, v] of out) this.lastRead.set(k, v);
     const devices = new Map<string, string>();
     for (const t of out.values()) {
@@ -342,11 +372,18 @@ export class Sampler {
     return sample;
   }
 
-  private async readTarget(t: MetricTarget, prev: TargetSample | undefined, netDev?: Map<string, Record<NetCounter, number>>): Promise<TargetSample | undefined> {
+  private async readTarget(t: MetricTarget, prev: TargetSample | undefined, netDev: Map<string, Record<NetCounter, number>> | undefined, limitsTurn: boolean): Promise<TargetSample | undefined> {
     const inc = this.opts.include;
     const ts = Date.now();
     const path = await this.cgroupPathOf(t);
-    const cgroup = path === undefined ? undefined : this.cgroups.read(path);
+    // Limits kept from the last reading unless it is this target's turn (see LIMITS_EVERY);
+    // a container now in another cgroup (restarted process) has them read again.
+    const keep =
+      !limitsTurn && prev?.cgroup && prev.limitsTs !== undefined && ts - prev.limitsTs < LIMITS_MAX_AGE_MS && !this.limitsDirty.has(t.key) && (prev.target.labels.id === path || !t.cgroupRef)
+        ? prev.cgroup.limits
+        : undefined;
+    if (!keep) this.limitsDirty.delete(t.key);
+    const cgroup = path === undefined ? undefined : this.cgroups.read(path, keep);
     // A container's series exist while its cgroup does (cAdvisor's rule).
     if (t.kind === 'container' && !cgroup) return undefined;
     if (t.kind === 'pod' && !cgroup && !(t.interfaces?.length && inc.has('network'))) return undefined;
@@ -355,6 +392,7 @@ export class Sampler {
     const s: TargetSample = { target, ts };
     if (cgroup) {
       s.cgroup = cgroup;
+      s.limitsTs = keep ? prev!.limitsTs! : ts;
       const now = cgroup.stats.cpu?.usageNs;
       const before = prev?.cgroup?.stats.cpu?.usageNs;
       if (now !== undefined && before !== undefined && prev && ts > prev.ts && now >= before) {

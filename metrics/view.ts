@@ -12,6 +12,8 @@ export interface MetricsView {
   /** A container's sample: from the current round, or read now when the round does not have it. */
   containerSample(id: string): Promise<TargetSample | undefined>;
   podSample(podId: string): Promise<TargetSample | undefined>;
+  /** A container's limits changed (UpdateContainerResources): the next sample reads them again. */
+  limitsChanged(key: string): void;
   /** Drops a removed container's (or, with `pod:` + id, a removed pod's) kept readings now. */
   forget(key: string): void;
   /** Readings kept per target (the soak checks they do not grow with churn). */

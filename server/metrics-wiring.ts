@@ -170,6 +170,7 @@ export async function startMetrics(opts: {
       return sampler.sampleOne(containerTarget(rec, sandboxes.store.get(rec.sandboxId)));
     },
     forget: (key) => sampler.forget(key),
+    limitsChanged: (key) => sampler.limitsChanged(key),
     held: () => sampler.held(),
     async podSample(podId) {
       const sample = await sampler.current();

@@ -20,6 +20,8 @@ export async function updateContainerResources(deps: ContainerDeps, req: UpdateC
       applied = resources;
       return deps.runtime.forContainer(rec).update(id, rec.paths.bundle, resources);
     });
+    // The metrics read limits back from the cgroup, a few targets per round: this one at the next.
+    deps.metrics?.limitsChanged(id);
     rec.resources = { ...req.linux, oom_score_adj: rec.resources?.oom_score_adj ?? req.linux.oom_score_adj };
     deps.store.update(rec);
     ctx.log.info('container resources updated', { container_id: id, resources: applied });

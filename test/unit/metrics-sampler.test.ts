@@ -3,7 +3,7 @@
 // budget, drops a container whose cgroup does not exist, reuses a round on demand, and
 // computes a CPU rate from consecutive readings.
 import test from 'ava';
-import { Sampler, type MetricTarget, type TargetSource } from '../../metrics/sampler.js';
+import { LIMITS_EVERY, Sampler, type MetricTarget, type TargetSource } from '../../metrics/sampler.js';
 import { cgroupSource } from '../../metrics/cgroup-source.js';
 import { readCgroupLayout } from '../../server/cgroups/detect.js';
 import { createCgroupManager } from '../../server/cgroups/hierarchy.js';
@@ -87,4 +87,33 @@ test('containers are read where their process is; what the sampler keeps of targ
   targets.length = 0;
   await s.round();
   t.is(s.held(), 0, 'CPU readings, writable-layer caches and process locations of gone targets are pruned');
+});
+
+test('limits: read at first sight, then one target in LIMITS_EVERY per round, and at the next round after limitsChanged', async (t) => {
+  // A fake cgroup source that counts whose limits are read (usage is read every time).
+  const limitReads: string[] = [];
+  let quota = 50000;
+  const counting = {
+    read(path: string, limits?: { hugepages: [] }) {
+      if (!limits) limitReads.push(path);
+      return { stats: {}, limits: limits ?? { hugepages: [], cpuQuotaUs: quota }, pids: [] };
+    },
+    containerPath: async (ref: { cgroupsPath: string }) => ref.cgroupsPath,
+  };
+  const targets = Array.from({ length: 12 }, (_, i) => ({ ...target(`pod:${(0x1000 + i).toString(16)}`, `/p${i}`), kind: 'pod' as const }));
+  const s = new Sampler({ layersRoot: '/tmp', targets: () => targets }, counting as never, { intervalMs: 0, include: new Set<MetricSet>(['cpu']) });
+  await s.round();
+  t.is(limitReads.length, 12, 'every target has its limits read the first time');
+  limitReads.length = 0;
+  for (let i = 0; i < LIMITS_EVERY; i++) await s.round();
+  t.deepEqual([...limitReads].sort(), targets.map((x) => x.cgroupPath!).sort(), `over ${LIMITS_EVERY} rounds each target's limits are read once`);
+  limitReads.length = 0;
+  quota = 30000;
+  s.limitsChanged('pod:1003');
+  const next = await s.round();
+  t.true(limitReads.includes('/p3'), 'a target whose limits berth changed is read again at the next round');
+  t.is(next.targets.get('pod:1003')!.cgroup!.limits.cpuQuotaUs, 30000);
+  t.true(limitReads.length < 12, 'the others keep theirs');
+  const kept = [...next.targets.values()].find((x) => !limitReads.includes(x.target.cgroupPath!))!;
+  t.is(kept.cgroup!.limits.cpuQuotaUs, 50000, 'a kept reading carries its limits on');
 });
