@@ -6,7 +6,7 @@
 // Everything it started is stopped and removed at the end (also on SIGINT/SIGTERM).
 import { randomBytes } from 'node:crypto';
 import { cpus, release, totalmem } from 'node:os';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { prepareImages, type BenchImages } from './images.js';
 import { startBenchBerthd } from './runtimes/berth.js';
 import { startBenchContainerd, containerdStarter } from './runtimes/containerd.js';
@@ -40,6 +40,9 @@ const USAGE = `usage: bench/run [--scenario NAME[,NAME…]]… [--n N] [--rounds
   --berth-handlers H[,H…]
               berth once per runtime handler (one berthd, pods with runtime_handler H), named
               berth+H, each next to containerd+runc, and berth+crun / berth+runc (e.g. runc,crun)
+  --berth-config FILE
+              TOML appended to the bench berthd's config (after its cgroupfs driver line), to
+              compare settings run against run, e.g. a [metrics] table with interval_seconds = 0
   --oci-reference
               also time the OCI runtimes alone: runc and crun \`run --detach\` of a bundle
   --json FILE also write the results as JSON
@@ -49,6 +52,7 @@ interface Args extends BenchOptions {
   scenarios: Scenario[];
   json?: string;
   berthHandlers?: string[];
+  berthConfig?: string;
   ociReference?: boolean;
   pullLayers?: number;
   pullLayerMb?: number;
@@ -78,7 +82,8 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--berth-handlers') {
       a.berthHandlers = value().split(',').map((h) => h.trim());
       if (a.berthHandlers.some((h) => !/^[a-z0-9][a-z0-9_.-]*$/.test(h)) || new Set(a.berthHandlers).size !== a.berthHandlers.length) throw new Error(`--berth-handlers: distinct handler names, comma-separated\n${USAGE}`);
-    } else if (arg === '--oci-reference') a.ociReference = true;
+    } else if (arg === '--berth-config') a.berthConfig = readFileSync(value(), 'utf8');
+    else if (arg === '--oci-reference') a.ociReference = true;
     else if (arg === '--pull-layers') a.pullLayers = int();
     else if (arg === '--pull-layer-mb') a.pullLayerMb = int();
     else if (arg === '--scenario') {
@@ -124,7 +129,7 @@ async function main(): Promise<number> {
     const bigLayerBytes = args.pullLayerMb ? args.pullLayerMb * 1_000_000 : args.quick ? 2 * 2 ** 20 : 30 * 1_000_000;
     images = await prepareImages({ bigLayers, bigLayerBytes, filesPerLayer: args.quick ? 300 : 3000, log });
     log(`registry ${images.registry.host}`);
-    const berths = await startBenchBerthd({ handlers: args.berthHandlers });
+    const berths = await startBenchBerthd({ handlers: args.berthHandlers, ...(args.berthConfig !== undefined ? { configToml: args.berthConfig } : {}) });
     runtimes.push(...berths);
     const berth = berths[0]!;
     log(`berthd pid ${berth.pid()} on ${berth.endpoint} (bridge ${berth.bridge}, ${berth.subnet})${args.berthHandlers ? `; variants ${berths.map((b) => b.name).join(', ')}` : ''}`);

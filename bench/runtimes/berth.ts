@@ -20,8 +20,8 @@ import type { BenchRuntime } from './types.js';
 /** Bounds on a failure to start (an emulated guest is 30-90x slower), not timings. */
 const START_TIMEOUT_MS = 300_000;
 
-export async function startBenchBerthd(opts: { handlers?: string[] } = {}): Promise<BenchRuntime[]> {
-  const b = await startBerthd({ args: ['--log-level', 'info'], configToml: 'cgroup_driver = "cgroupfs"\n', startTimeoutMs: START_TIMEOUT_MS });
+export async function startBenchBerthd(opts: { handlers?: string[]; /** TOML after the driver line (bench --berth-config). */ configToml?: string } = {}): Promise<BenchRuntime[]> {
+  const b = await startBerthd({ args: ['--log-level', 'info'], configToml: `cgroup_driver = "cgroupfs"\n${opts.configToml ?? ''}`, startTimeoutMs: START_TIMEOUT_MS });
   const cgroupParent = `/berth-test-bench-${randomBytes(4).toString('hex')}-berth`;
   let stopped = false;
   const rt: BenchRuntime = {
