@@ -23,28 +23,44 @@ export interface Pressure {
   full?: PsiLine;
 }
 
-/** Pure parser; undefined when the text has no "some" line. */
+/** Pure parser; undefined when the text has no "some" line. (No map or regex per line: the sampler reads three of these per cgroup per round.) */
 export function parsePressure(text: string): Pressure | undefined {
-  const lines = new Map<string, PsiLine>();
-  for (const line of text.split('\n')) {
-    const m = /^(some|full)\s+(.*)$/.exec(line.trim());
-    if (!m || m[1] === undefined || m[2] === undefined) continue;
-    const kv = new Map<string, string>();
-    for (const pair of m[2].split(/\s+/)) {
+  let some: PsiLine | undefined;
+  let full: PsiLine | undefined;
+  for (const raw of text.split('\n')) {
+    const parts = raw.trim().split(/\s+/);
+    const kind = parts[0];
+    if (kind !== 'some' && kind !== 'full') continue;
+    let avg10 = NaN;
+    let avg60 = NaN;
+    let avg300 = NaN;
+    let total: string | undefined;
+    for (let i = 1; i < parts.length; i++) {
+      const pair = parts[i]!;
       const eq = pair.indexOf('=');
-      if (eq > 0) kv.set(pair.slice(0, eq), pair.slice(eq + 1));
+      if (eq <= 0) continue;
+      const v = pair.slice(eq + 1);
+      switch (pair.slice(0, eq)) {
+        case 'avg10':
+          avg10 = Number(v);
+          break;
+        case 'avg60':
+          avg60 = Number(v);
+          break;
+        case 'avg300':
+          avg300 = Number(v);
+          break;
+        case 'total':
+          total = v;
+          break;
+      }
     }
-    const avg = (k: string) => {
-      const v = Number(kv.get(k));
-      return Number.isFinite(v) ? v : NaN;
-    };
-    const total = kv.get('total');
-    if (total === undefined || !/^\d+$/.test(total) || [avg('avg10'), avg('avg60'), avg('avg300')].some(Number.isNaN)) continue;
-    lines.set(m[1], { avg10: avg('avg10'), avg60: avg('avg60'), avg300: avg('avg300'), totalUs: BigInt(total) });
+    if (total === undefined || !/^\d+$/.test(total) || Number.isNaN(avg10) || Number.isNaN(avg60) || Number.isNaN(avg300)) continue;
+    const line: PsiLine = { avg10, avg60, avg300, totalUs: BigInt(total) };
+    if (kind === 'some') some = line;
+    else full = line;
   }
-  const some = lines.get('some');
   if (!some) return undefined;
-  const full = lines.get('full');
   return full ? { some, full } : { some };
 }
 
