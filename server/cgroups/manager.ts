@@ -39,6 +39,14 @@ export interface Cgroups {
   /** The cgroupsPath of a new container and what berth must clean up after it. */
   containerCgroup(pod: PodCgroup | undefined, id: string): Promise<ContainerCgroup>;
   removeContainerParents(created: readonly string[]): Promise<void>;
+  /**
+   * The container's own cgroup, where the runtime left it: `runtime delete` removes it, but a
+   * create killed after the runtime made it and before it recorded its state (runc SIGKILLed
+   * mid-create) leaves it with no state to delete. cgroupfs only: under systemd the runtime's
+   * transient scope is collected by systemd once empty. Missing is done; processes still in
+   * it are FAILED_PRECONDITION.
+   */
+  removeContainerCgroup(c: Pick<ContainerCgroupRef, 'cgroupsPath'>): Promise<void>;
   /** Drops a shared cgroup level (cgroupfs) or slice (systemd) from the store's list of what berth made. */
   forgetCreated(entry: string): void;
   /** conmon flag: the OCI runtime drives cgroups through systemd. */
@@ -147,6 +155,10 @@ export function createCgroups(host: CgroupHost, opts: CgroupsOptions): Cgroups {
       return placement;
     },
     removeContainerParents: (created) => driver.removeContainerParents(created),
+    async removeContainerCgroup(c) {
+      if (driverName === 'systemd' || !c.cgroupsPath) return;
+      await open(driver.pathOf(c.cgroupsPath)).destroy();
+    },
     forgetCreated: (entry) => driver.forgetCreated(entry),
     placeMonitor: (pid, id, pod) => driver.placeMonitor(pid, id, pod),
 

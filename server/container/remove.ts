@@ -30,8 +30,10 @@ export async function cleanupContainer(deps: ContainerDeps, rec: ContainerRecord
   killPoint('container.cleanup.bundle-removed');
   await rm(rec.paths.exitFile, { force: true });
   await rm(containerFiles(rec).socketLink, { force: true });
-  // The container's own cgroup is the runtime's (delete removed it); the ancestors that did
-  // not exist before this container go when empty (another container may still use them).
+  // The container's own cgroup is the runtime's (delete removed it; what a create killed
+  // midway left, berth removes); the ancestors that did not exist before this container go
+  // when empty (another container may still use them).
+  await deps.sandboxes.cgroups.removeContainerCgroup(rec);
   await deps.sandboxes.cgroups.removeContainerParents(rec.cgroupCreated);
   killPoint('container.cleanup.cgroups-removed');
   await deps.images.releaseLayers(rec.id);
