@@ -105,7 +105,7 @@ export function defaultConfig(): BerthConfig {
     pod_log_roots: ['/var/log/pods'],
     seccomp_profile_roots: [],
     cgroup_driver: 'auto',
-    default_runtime: 'runc',
+    default_runtime: 'auto',
     runtimes: {
       runc: { path: '/usr/sbin/runc', root: '' },
       crun: { path: '/usr/bin/crun', root: '' },
@@ -187,7 +187,9 @@ export function validateConfig(c: BerthConfig): BerthConfig {
     if (h.root === undefined || h.root === '') h.root = `${c.state}/${name}`;
     if (typeof h.root !== 'string' || !isAbsolute(h.root)) throw invalidArgument(`config: runtimes.${name}.root must be an absolute path`);
   }
-  if (!(c.default_runtime in c.runtimes)) throw invalidArgument(`config: default_runtime "${c.default_runtime}" is not a configured runtime`);
+  if ('auto' in c.runtimes) throw invalidArgument('config: "auto" is not a runtime handler name (default_runtime = "auto" lets berthd choose)');
+  if (c.default_runtime !== 'auto' && !(c.default_runtime in c.runtimes)) throw invalidArgument(`config: default_runtime "${c.default_runtime}" is not a configured runtime (or "auto")`);
+  if (Object.keys(c.runtimes).length === 0) throw invalidArgument('config: no runtime handler is configured');
   if (!Array.isArray(c.cni.bin_dirs) || c.cni.bin_dirs.some((d) => typeof d !== 'string' || !isAbsolute(d))) {
     throw invalidArgument('config: cni.bin_dirs must be a list of absolute paths');
   }
@@ -309,7 +311,8 @@ export function loadConfig(argv: readonly string[]): { config: BerthConfig; flag
  * The configuration as TOML. `effective` notes what "auto" settings resolved to on this host
  * (as comments, so the output still parses back to the same configuration).
  */
-export function printConfig(c: BerthConfig, effective: { cgroupDriver?: string; why?: string } = {}): string {
-  const notes = effective.cgroupDriver ? `# effective cgroup_driver: ${effective.cgroupDriver}${effective.why ? ` (${effective.why})` : ''}\n` : '';
+export function printConfig(c: BerthConfig, effective: { cgroupDriver?: string; why?: string; defaultRuntime?: string; runtimeWhy?: string } = {}): string {
+  let notes = effective.cgroupDriver ? `# effective cgroup_driver: ${effective.cgroupDriver}${effective.why ? ` (${effective.why})` : ''}\n` : '';
+  if (effective.defaultRuntime) notes += `# effective default_runtime: ${effective.defaultRuntime}${effective.runtimeWhy ? ` (${effective.runtimeWhy})` : ''}\n`;
   return notes + stringifyToml(c as unknown as Record<string, unknown>) + '\n';
 }

@@ -10,6 +10,8 @@ import { RecentLog } from './recent-log.js';
 import { startDaemon } from './daemon.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
+import { resolveDefaultRuntime } from './runtime/handlers.js';
+import { isExecutable } from '../hostutil/exists.js';
 import { BerthError } from './errors.js';
 import { BERTHD_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
 import { createNotifier, type NotifyFields } from './sd-notify.js';
@@ -30,7 +32,8 @@ async function main(): Promise<number> {
     } catch (e) {
       driver = `none: ${(e as Error).message}`;
     }
-    process.stdout.write(printConfig(config, { cgroupDriver: driver, why }));
+    const def = resolveDefaultRuntime(config, host.layout.mode, config.runtimes.crun ? await isExecutable(config.runtimes.crun.path) : false);
+    process.stdout.write(printConfig(config, { cgroupDriver: driver, why, defaultRuntime: def.name, runtimeWhy: def.why }));
     return 0;
   }
   // The last warnings and errors stay readable through the admin socket (berth doctor).

@@ -15,6 +15,8 @@ import { loadConfig, defaultConfig, validateConfig, type BerthConfig } from '../
 import { readCgroupLayout, detectCgroupHost, type CgroupLayout } from '../../server/cgroups/detect.js';
 import { resolveCgroupDriver } from '../../server/cgroups/config.js';
 import { RuntimeClient } from '../../server/runtime/client.js';
+import { resolveDefaultRuntime } from '../../server/runtime/handlers.js';
+import { isExecutable as executable } from '../../hostutil/exists.js';
 import { lookupNetworkConfig, parseNetworkConfig } from '../../server/network/conflist.js';
 import { registryConfigFromToml, endpointsWithCas } from '../../server/image/registry-config.js';
 import { rootCertificates } from 'node:tls';
@@ -75,15 +77,6 @@ const pass = (id: string, detail: string): CheckResult => ({ id, status: 'PASS',
 const warn = (id: string, detail: string, remedy: string): CheckResult => ({ id, status: 'WARN', detail, remedy });
 const fail = (id: string, detail: string, remedy: string): CheckResult => ({ id, status: 'FAIL', detail, remedy });
 const skip = (id: string, detail: string): CheckResult => ({ id, status: 'SKIP', detail });
-
-async function executable(p: string): Promise<boolean> {
-  try {
-    await access(p, constants.X_OK);
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 async function versionOf(bin: string): Promise<string> {
   const r = await run(bin, ['--version'], { allowFailure: true, timeoutMs: 5000 }).catch(() => undefined);
@@ -191,9 +184,11 @@ async function binaryChecks(config: BerthConfig): Promise<CheckResult[]> {
     /* reported by cgroups.mode */
   }
   const client = new RuntimeClient(config, { cgroupMode: mode, conmon: config.conmon });
+  // What berthd takes for pods that name no handler (default_runtime, "auto" resolved as berthd does).
+  const defaultRuntime = resolveDefaultRuntime(config, mode, config.runtimes.crun ? await executable(config.runtimes.crun.path) : false).name;
   for (const [name, h] of Object.entries(config.runtimes)) {
     const id = `runtime.${name}`;
-    const isDefault = name === config.default_runtime;
+    const isDefault = name === defaultRuntime;
     const pkg = /crun/.test(h.path) ? 'crun' : /runc/.test(h.path) ? 'runc' : name;
     if (!(await executable(h.path))) {
       const d = `${h.path} (handler "${name}"${isDefault ? ', the default' : ''}) is missing or not executable`;

@@ -37,7 +37,9 @@ export function missingRequirements(hostRoot: string, cfg: EffectiveConfig, cniP
   const out: Requirement[] = [];
   const pkgOf = (path: string, fallback: string) => (/\/runc$/.test(path) ? 'runc' : /\/crun$/.test(path) ? 'crun' : fallback);
   for (const [name, h] of Object.entries(cfg.runtimes)) {
-    if (!executable(hostRoot, h.path)) out.push({ what: `${h.path} (runtime handler "${name}")`, pkg: pkgOf(h.path, name), optional: name !== cfg.default_runtime });
+    // With default_runtime "auto", runc is what berthd falls back to: it is the one required.
+    const required = cfg.default_runtime === 'auto' ? 'runc' : cfg.default_runtime;
+    if (!executable(hostRoot, h.path)) out.push({ what: `${h.path} (runtime handler "${name}")`, pkg: pkgOf(h.path, name), optional: name !== required });
   }
   if (!executable(hostRoot, CONMON)) out.push({ what: CONMON, pkg: 'conmon', optional: false });
   if (!executable(hostRoot, CATATONIT)) out.push({ what: CATATONIT, pkg: 'catatonit', optional: false });

@@ -33,6 +33,7 @@ test('unknown keys, wrong types and bad values are refused with the key named', 
   t.throws(() => mergeConfig(defaultConfig(), { shutdown_timeout_seconds: 'soon' }), { message: /must be a number/ });
   t.throws(() => validateConfig(mergeConfig(defaultConfig(), { root: 'relative' })), { message: /root must be an absolute path/ });
   t.throws(() => validateConfig(mergeConfig(defaultConfig(), { default_runtime: 'nope' })), { message: /default_runtime "nope"/ });
+  t.throws(() => validateConfig(mergeConfig(defaultConfig(), { runtimes: { auto: { path: '/usr/bin/x' } } })), { message: /"auto" is not a runtime handler name/ });
   t.throws(() => validateConfig(mergeConfig(defaultConfig(), { pod_log_roots: [] })), { message: /at least one/ });
   t.throws(() => parseConfigText('socket = ', 'bad.toml'), { message: /cannot parse bad.toml/ });
 });

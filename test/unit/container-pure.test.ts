@@ -9,7 +9,7 @@ import { conmonArgs } from '../../server/runtime/conmon.js';
 import { conmonFiles } from '../../server/runtime/files.js';
 import { containerLogPath } from '../../server/container/create.js';
 import { exitReason } from '../../server/container/exits.js';
-import { handlerCgroupProblem } from '../../server/runtime/handlers.js';
+import { handlerCgroupProblem, resolveDefaultRuntime } from '../../server/runtime/handlers.js';
 import { readLayeredFile } from '../../server/container/user-files.js';
 
 test('overlay options: top layer first, relative names, one-page limit', (t) => {
@@ -100,4 +100,17 @@ test('the image passwd is found top-down through layers and symlinks', async (t)
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('default_runtime auto: crun on cgroup v2 where its binary is there, runc elsewhere; a name is taken as configured', (t) => {
+  const runtimes = { runc: { path: '/usr/sbin/runc', root: '/run/berth/runc' }, crun: { path: '/usr/bin/crun', root: '/run/berth/crun' } };
+  const auto = { default_runtime: 'auto', runtimes };
+  t.is(resolveDefaultRuntime(auto, 'v2', true).name, 'crun');
+  t.regex(resolveDefaultRuntime(auto, 'v2', false).why, /\/usr\/bin\/crun is missing/);
+  t.is(resolveDefaultRuntime(auto, 'v2', false).name, 'runc');
+  t.is(resolveDefaultRuntime(auto, 'hybrid', true).name, 'runc', 'crun refuses hybrid hosts');
+  t.is(resolveDefaultRuntime(auto, 'v1', true).name, 'runc');
+  t.is(resolveDefaultRuntime({ default_runtime: 'auto', runtimes: { runc: runtimes.runc } }, 'v2', true).name, 'runc', 'no crun handler configured');
+  t.is(resolveDefaultRuntime({ default_runtime: 'auto', runtimes: { kata: runtimes.runc } }, 'hybrid', false).name, 'kata');
+  t.deepEqual(resolveDefaultRuntime({ default_runtime: 'runc', runtimes }, 'v2', true), { name: 'runc', why: 'configured' });
 });

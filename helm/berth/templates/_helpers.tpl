@@ -55,7 +55,7 @@ app.kubernetes.io/part-of: berth
 {{- end -}}
 {{- $handlers = append $handlers .handler -}}
 {{- end -}}
-{{- if not (has .Values.berth.defaultRuntime $handlers) -}}
+{{- if not (or (eq .Values.berth.defaultRuntime "auto") (has .Values.berth.defaultRuntime $handlers)) -}}
 {{- fail (printf "berth.defaultRuntime %q is not one of berth.runtimes (%s)" .Values.berth.defaultRuntime (join ", " $handlers)) -}}
 {{- end -}}
 {{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled -}}
