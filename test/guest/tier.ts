@@ -533,7 +533,7 @@ async function main(): Promise<void> {
       const configs = CONFIGS.filter((c) => c.driver === driver);
       let b: TestBerthd | undefined;
       try {
-        const started = imageOk && (await check(driver, 'berthd starts, pulls the image, reports its handlers ready', async () => {
+        const started = imageOk && (await check(driver, 'berthd starts, pulls the image, reports its handlers ready and crun as its default handler', async () => {
           const s = Date.now();
           b = await startBerthd({ startTimeoutMs: WAIT_MS, configToml: driver === 'systemd' ? '' : `cgroup_driver = "${driver}"\n` }); // systemd: the default, auto
           log(`berthd serving after ${elapsed(s)} s`);
@@ -544,6 +544,9 @@ async function main(): Promise<void> {
             const h = handlers.find((x) => x.name === c.handler);
             assert(h?.ready, `handler ${c.handler} not ready: ${h?.reason ?? 'not listed'}`);
           }
+          // The embedded default_runtime, auto, takes crun on this cgroup v2 host.
+          const def = (JSON.parse(st.info.config) as { default_runtime: string }).default_runtime;
+          assert(def === 'crun', `default_runtime auto resolved to ${def}, not crun, on a cgroup v2 host with crun`);
         }));
         for (const c of configs) {
           if (!started || !b) skip(c.name, CHECKS, 'berthd did not start');
