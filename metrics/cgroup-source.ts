@@ -32,8 +32,13 @@ export interface CgroupSource {
 export function cgroupSource(cgroups: Pick<Cgroups, 'snapshot' | 'containerPath'>, opts: { pressure: boolean }): CgroupSource {
   return {
     read(path, limits) {
-      const s = cgroups.snapshot(path, { limits: limits === undefined, pressure: opts.pressure });
+      // With kept limits the stats' own two (memory, pids) come from them, not from their files.
+      const s = cgroups.snapshot(path, { limits: limits === undefined, statLimits: limits === undefined, pressure: opts.pressure });
       if (!s) return undefined;
+      if (limits) {
+        if (s.stats.memory && limits.memoryLimit !== undefined) s.stats.memory.limit = limits.memoryLimit;
+        if (s.stats.pids && limits.pidsLimit !== undefined) s.stats.pids.limit = limits.pidsLimit;
+      }
       const r: CgroupReading = { stats: s.stats, limits: limits ?? s.limits ?? { hugepages: [] }, pids: s.procs };
       if (s.pressure) r.pressure = s.pressure;
       return r;

@@ -382,8 +382,9 @@ export class Sampler {
       !limitsTurn && prev?.cgroup && prev.limitsTs !== undefined && ts - prev.limitsTs < LIMITS_MAX_AGE_MS && !this.limitsDirty.has(t.key) && (prev.target.labels.id === path || !t.cgroupRef)
         ? prev.cgroup.limits
         : undefined;
-    if (!keep) this.limitsDirty.delete(t.key);
     const cgroup = path === undefined ? undefined : this.cgroups.read(path, keep);
+    // Read (no await since `keep`): a change noted before this point is in what was read.
+    if (!keep && cgroup) this.limitsDirty.delete(t.key);
     // A container's series exist while its cgroup does (cAdvisor's rule).
     if (t.kind === 'container' && !cgroup) return undefined;
     if (t.kind === 'pod' && !cgroup && !(t.interfaces?.length && inc.has('network'))) return undefined;

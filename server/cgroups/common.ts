@@ -164,6 +164,11 @@ export interface CgroupLimits {
 /** What one read of a cgroup may include besides the usage stats. */
 export interface SnapshotParts {
   limits?: boolean;
+  /**
+   * false: the usage stats leave out the two limits they carry (memory.limit, pids.limit) and
+   * their files are not read; for a caller that keeps the limits it read earlier (the sampler).
+   */
+  statLimits?: boolean;
   /** PSI (the cgroup2 directory: v2, or the unified side of a hybrid host). */
   pressure?: boolean;
 }

@@ -12,6 +12,10 @@ import { CPUACCT_STAT, CPUACCT_USAGE_SYS, CPUACCT_USAGE_USER } from './cpuacct.j
 import { hugetlbMaxFile } from '../v2/hugetlb.js';
 import { CPUSET_CPUS, CPUSET_MEMS } from './cpuset.js';
 import { MEMORY_LIMIT, MEMORY_MEMSW_LIMIT } from './memory.js';
+import { PIDS_MAX } from './pids.js';
+
+/** The limit files among the usage stats' (see SnapshotParts.statLimits). */
+const V1_STAT_LIMIT_FILES: readonly string[] = [MEMORY_LIMIT, PIDS_MAX];
 import type { CgroupReadCache } from '../read-cache.js';
 
 /** Controllers a container cgroup is created in (others, like net_cls, are left to the host). */
@@ -104,9 +108,10 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
   function snapshot(parts: SnapshotParts = {}): CgroupSnapshot | undefined {
     const procs = readControlSync(dirOf('pids') ?? dirOf('memory') ?? dirOf('cpu') ?? dirs()[0], 'cgroup.procs');
     const files: Record<string, string> = {};
+    const skip = parts.statLimits === false && !parts.limits ? V1_STAT_LIMIT_FILES : undefined;
     for (const [controller, names] of Object.entries(V1_STAT_FILES)) {
       // cpuacct.stat (ticks) only where the kernel lacks usage_user/usage_sys.
-      readV1(controller, names.filter((n) => n !== CPUACCT_STAT), files);
+      readV1(controller, names.filter((n) => n !== CPUACCT_STAT && !skip?.includes(n)), files);
       if (controller === 'cpuacct' && (files[CPUACCT_USAGE_USER] === undefined || files[CPUACCT_USAGE_SYS] === undefined)) readV1(controller, [CPUACCT_STAT], files);
     }
     const hugeDir = dirOf('hugetlb');

@@ -5,7 +5,11 @@ import type { CgroupManager, CgroupResources, CgroupSnapshot, CgroupStats, Snaps
 import { v2ControllerOf, v2Writes } from '../convert.js';
 import { applyWrites, listControlsSync, makeCgroupDir, parseProcs, readControl, readControlSync, removeCgroupDir, writeControl } from '../fs.js';
 import { parseV2Limits, parseV2Stats, V2_LIMIT_FILES, V2_STAT_FILES } from '../stats.js';
-import { MEMORY_SWAP_MAX } from './memory.js';
+import { MEMORY_MAX, MEMORY_SWAP_MAX } from './memory.js';
+import { PIDS_MAX } from './pids.js';
+
+/** The limit files among the usage stats' (see SnapshotParts.statLimits). */
+const V2_STAT_LIMIT_FILES: readonly string[] = [MEMORY_MAX, PIDS_MAX];
 import { readPressure, readPressureSync, type PsiResource } from './psi.js';
 import type { CgroupReadCache } from '../read-cache.js';
 
@@ -116,7 +120,8 @@ function snapshotV2(dir: string, parts: SnapshotParts = {}, cache?: CgroupReadCa
   const procs = readControlSync(dir, 'cgroup.procs');
   // A cgroup without cgroup.procs is gone (the files below would all be missing too).
   const hugetlb = procs === undefined && cache ? [] : cache ? cache.hugetlbNames(dir) : listControlsSync(dir).filter((n) => n.startsWith('hugetlb.'));
-  const files = readFilesSync(dir, [...V2_STAT_FILES, ...hugetlb.filter((n) => !n.endsWith('.max'))]);
+  const skip = parts.statLimits === false && !parts.limits ? V2_STAT_LIMIT_FILES : undefined;
+  const files = readFilesSync(dir, [...(skip ? V2_STAT_FILES.filter((n) => !skip.includes(n)) : V2_STAT_FILES), ...hugetlb.filter((n) => !n.endsWith('.max'))]);
   // A cgroup always has cgroup.procs; a tree made by tests may have only stat files.
   if (procs === undefined && Object.keys(files).length === 0) {
     cache?.dropDir(dir);
