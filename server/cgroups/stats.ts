@@ -45,6 +45,34 @@ export function parseFlatKeyed(text: string): Map<string, bigint> {
   return out;
 }
 
+/** Values of a "key value" file, by key. */
+export interface FlatKeyed {
+  get(key: string): bigint | undefined;
+  has(key: string): boolean;
+}
+
+/**
+ * The values of a "key value" file without parsing all of it: the stats take 6-8 of
+ * memory.stat's ~40 keys (v1), for every cgroup every round. The kernel's form ("key value\n",
+ * one space) is searched line by line for the keys asked; any other form (tabs, runs of
+ * spaces, CRs, a value that is not an integer) is parsed whole by parseFlatKeyed, with the
+ * same results.
+ */
+export function flatKeyed(text: string): FlatKeyed {
+  if (/[\t\r]| {2}/.test(text)) return parseFlatKeyed(text);
+  let whole: Map<string, bigint> | undefined;
+  const get = (key: string): bigint | undefined => {
+    const at = text.lastIndexOf(`\n${key} `);
+    const start = at >= 0 ? at + 1 : text.startsWith(`${key} `) ? 0 : -1;
+    if (start < 0) return undefined;
+    const end = text.indexOf('\n', start);
+    const value = text.slice(start + key.length + 1, end < 0 ? text.length : end);
+    if (INTEGER.test(value)) return BigInt(value);
+    return (whole ??= parseFlatKeyed(text)).get(key);
+  };
+  return { get, has: (key) => get(key) !== undefined };
+}
+
 /** A single-number file ("123\n"); "max" → null (unlimited). Undefined when absent or garbled. */
 export function parseSingle(text: string | undefined): bigint | null | undefined {
   if (text === undefined) return undefined;
@@ -151,13 +179,13 @@ export function parseV1Stats(files: StatFiles): CgroupStats {
       cpu.userNs = user;
       cpu.systemNs = sys;
     } else if (files[v1cpuacct.CPUACCT_STAT] !== undefined) {
-      const ticks = parseFlatKeyed(files[v1cpuacct.CPUACCT_STAT]);
+      const ticks = flatKeyed(files[v1cpuacct.CPUACCT_STAT]);
       set(cpu, 'userNs', ticks.has('user') ? (ticks.get('user') ?? 0n) * v1cpuacct.NS_PER_USER_HZ_TICK : undefined);
       set(cpu, 'systemNs', ticks.has('system') ? (ticks.get('system') ?? 0n) * v1cpuacct.NS_PER_USER_HZ_TICK : undefined);
     }
     const throttling = files[v1cpu.CPU_STAT];
     if (throttling !== undefined) {
-      const t = parseFlatKeyed(throttling);
+      const t = flatKeyed(throttling);
       set(cpu, 'periods', t.get('nr_periods'));
       set(cpu, 'throttledPeriods', t.get('nr_throttled'));
       set(cpu, 'throttledNs', t.get('throttled_time'));
@@ -167,7 +195,7 @@ export function parseV1Stats(files: StatFiles): CgroupStats {
 
   const memUsage = parseSingle(files[v1memory.MEMORY_USAGE]);
   if (typeof memUsage === 'bigint') {
-    const stat = parseFlatKeyed(files[v1memory.MEMORY_STAT] ?? '');
+    const stat = flatKeyed(files[v1memory.MEMORY_STAT] ?? '');
     // total_* include descendants, which is what a pod or container cgroup is asked for.
     const pick = (k: string) => stat.get(`total_${k}`) ?? stat.get(k);
     const u = Number(memUsage);
@@ -189,7 +217,7 @@ export function parseV1Stats(files: StatFiles): CgroupStats {
     if (files[v1memory.MEMORY_OOM_CONTROL] !== undefined) {
       // v1 has no count of OOM episodes; oom_kill (kernels ≥ 4.13) is the closest and is what
       // decides "OOMKilled".
-      const oom = parseFlatKeyed(files[v1memory.MEMORY_OOM_CONTROL]).get('oom_kill');
+      const oom = flatKeyed(files[v1memory.MEMORY_OOM_CONTROL]).get('oom_kill');
       if (oom !== undefined) {
         memory.oomKills = oom;
         memory.oomEvents = oom;
@@ -236,7 +264,7 @@ export function parseV2Stats(files: StatFiles): CgroupStats {
   const out: CgroupStats = {};
 
   if (files[v2cpu.CPU_STAT] !== undefined) {
-    const s = parseFlatKeyed(files[v2cpu.CPU_STAT]);
+    const s = flatKeyed(files[v2cpu.CPU_STAT]);
     const usage = s.get('usage_usec');
     if (usage !== undefined) {
       const cpu: CpuStats = { usageNs: usage * USEC };
@@ -255,7 +283,7 @@ export function parseV2Stats(files: StatFiles): CgroupStats {
 
   const current = parseSingle(files[v2memory.MEMORY_CURRENT]);
   if (typeof current === 'bigint') {
-    const stat = parseFlatKeyed(files[v2memory.MEMORY_STAT] ?? '');
+    const stat = flatKeyed(files[v2memory.MEMORY_STAT] ?? '');
     const u = Number(current);
     const inactiveFile = num(stat.get('inactive_file'));
     const memory: MemoryStats = { usage: u, workingSet: workingSet(u, inactiveFile) };
@@ -271,7 +299,7 @@ export function parseV2Stats(files: StatFiles): CgroupStats {
     const swap = parseSingle(files[v2memory.MEMORY_SWAP_CURRENT]);
     if (typeof swap === 'bigint') memory.swapUsage = Number(swap);
     if (files[v2memory.MEMORY_EVENTS] !== undefined) {
-      const ev = parseFlatKeyed(files[v2memory.MEMORY_EVENTS]);
+      const ev = flatKeyed(files[v2memory.MEMORY_EVENTS]);
       set(memory, 'failcnt', ev.get('max'));
       set(memory, 'oomEvents', ev.get('oom'));
       set(memory, 'oomKills', ev.get('oom_kill'));
@@ -289,7 +317,7 @@ export function parseV2Stats(files: StatFiles): CgroupStats {
     out.hugetlb = sizes.map((pageSize): HugetlbStats => {
       const h: HugetlbStats = { pageSize, usage: Number(parseSingle(files[v2hugetlb.hugetlbCurrentFile(pageSize)]) ?? 0n) };
       const events = files[v2hugetlb.hugetlbEventsFile(pageSize)];
-      if (events !== undefined) set(h, 'failcnt', parseFlatKeyed(events).get('max'));
+      if (events !== undefined) set(h, 'failcnt', flatKeyed(events).get('max'));
       return h;
     });
   }

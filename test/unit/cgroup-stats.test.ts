@@ -1,7 +1,7 @@
 // cgroup stat readers (server/cgroups/stats.ts) on v1 and v2 file contents: CPU, memory
 // working set, OOM kills, pids, blkio/io.stat, hugetlb, absent files and noisy input.
 import test from 'ava';
-import { parseBlkio, parseFlatKeyed, parseIoStat, parseSingle, parseV1Stats, parseV2Stats } from '../../server/cgroups/stats.js';
+import { flatKeyed, parseBlkio, parseFlatKeyed, parseIoStat, parseSingle, parseV1Stats, parseV2Stats } from '../../server/cgroups/stats.js';
 
 // Taken from a Debian 12 test host (kernel 6.x, cgroup v1) and trimmed.
 const V1_MEMORY_STAT = `cache 10313728
@@ -195,4 +195,25 @@ test('parsers tolerate noise', (t) => {
   t.is(parseSingle(undefined), undefined);
   t.deepEqual(parseIoStat('').devices, []);
   t.is(parseBlkio('Total 0\n', '').readBytes, 0n);
+});
+
+test('flatKeyed finds what parseFlatKeyed parses, key by key, in every form', (t) => {
+  const texts = [
+    'cache 1\nrss 2\ntotal_rss 3\ntotal_cache 4\n',
+    'rss 2\nrss 5\n', // the last wins, as in the map
+    'rss 2\nrss x\n', // an odd last line: the earlier value
+    'a 1\n\nbad line here\nb -2\n',
+    'a\t1\nb  2\nc 3\r\n',
+    'usage_usec 123\nuser_usec 4', // no final newline
+    '',
+  ];
+  const keys = ['cache', 'rss', 'total_rss', 'total_cache', 'a', 'b', 'c', 'usage_usec', 'user_usec', 'missing', 'ss', 'bad'];
+  for (const text of texts) {
+    const whole = parseFlatKeyed(text);
+    const lazy = flatKeyed(text);
+    for (const k of keys) {
+      t.is(lazy.get(k), whole.get(k), `${JSON.stringify(text)}: ${k}`);
+      t.is(lazy.has(k), whole.has(k), `${JSON.stringify(text)}: has ${k}`);
+    }
+  }
 });
