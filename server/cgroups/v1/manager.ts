@@ -13,10 +13,10 @@ import { hugetlbMaxFile } from '../v2/hugetlb.js';
 import { CPUSET_CPUS, CPUSET_MEMS } from './cpuset.js';
 import { MEMORY_LIMIT, MEMORY_MEMSW_LIMIT } from './memory.js';
 import { PIDS_MAX } from './pids.js';
+import type { CgroupReadCache } from '../read-cache.js';
 
 /** The limit files among the usage stats' (see SnapshotParts.statLimits). */
 const V1_STAT_LIMIT_FILES: readonly string[] = [MEMORY_LIMIT, PIDS_MAX];
-import type { CgroupReadCache } from '../read-cache.js';
 
 /** Controllers a container cgroup is created in (others, like net_cls, are left to the host). */
 const MANAGED: readonly V1Controller[] = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'devices', 'freezer'];
@@ -75,6 +75,14 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
     }
   }
 
+  /** A v1 controller's files of this cgroup into `files` (through the read cache when there is one). */
+  function readV1(controller: string, names: readonly string[], files: Record<string, string>): void {
+    const dir = dirOf(controller);
+    if (dir === undefined) return;
+    if (opts.readCache) opts.readCache.readV1(mountOf(controller)!, dir, names, files);
+    else readFilesSync(dir, names, files);
+  }
+
   /** Hybrid hosts: top-down, make each cgroup2 ancestor and enable the controllers we drive there. */
   async function enableUnified(controllers: readonly string[]): Promise<void> {
     if (!opts.unified || controllers.length === 0) return;
@@ -97,14 +105,6 @@ export function createV1Manager(opts: V1ManagerOptions): CgroupManager {
    * The one reader of this cgroup's files (stats() and the metrics sampler). On hybrid hosts
    * the hugetlb controller and PSI live on the cgroup2 side (v2 file names).
    */
-  /** A v1 controller's files of this cgroup into `files` (through the read cache when there is one). */
-  function readV1(controller: string, names: readonly string[], files: Record<string, string>): void {
-    const dir = dirOf(controller);
-    if (dir === undefined) return;
-    if (opts.readCache) opts.readCache.readV1(mountOf(controller)!, dir, names, files);
-    else readFilesSync(dir, names, files);
-  }
-
   function snapshot(parts: SnapshotParts = {}): CgroupSnapshot | undefined {
     const procs = readControlSync(dirOf('pids') ?? dirOf('memory') ?? dirOf('cpu') ?? dirs()[0], 'cgroup.procs');
     const files: Record<string, string> = {};

@@ -7,11 +7,11 @@ import { applyWrites, listControlsSync, makeCgroupDir, parseProcs, readControl, 
 import { parseV2Limits, parseV2Stats, V2_LIMIT_FILES, V2_STAT_FILES } from '../stats.js';
 import { MEMORY_MAX, MEMORY_SWAP_MAX } from './memory.js';
 import { PIDS_MAX } from './pids.js';
+import { readPressure, readPressureSync, type PsiResource } from './psi.js';
+import type { CgroupReadCache } from '../read-cache.js';
 
 /** The limit files among the usage stats' (see SnapshotParts.statLimits). */
 const V2_STAT_LIMIT_FILES: readonly string[] = [MEMORY_MAX, PIDS_MAX];
-import { readPressure, readPressureSync, type PsiResource } from './psi.js';
-import type { CgroupReadCache } from '../read-cache.js';
 
 /** Controllers berth wants for a container cgroup, when the host offers them. */
 const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
