@@ -5,7 +5,8 @@
 // mounts, pinned namespaces, cgroups, veths, IP reservations, bundles, layers, leases) is
 // found by berth's own leak auditor (server/audit, the module behind `berth leaks`), run
 // on that instance's directories; the checks below cover what the auditor cannot know
-// (the tests' own markers: BERTH_TEST_RUN, /tmp/berth-test-*, bt-* bridges, berth-test* cgroups).
+// (the tests' own markers: BERTH_TEST_RUN, /tmp/berth-test-*, bt-* bridges, berth-test* cgroups,
+// and berthd's default cgroup parent /berth, which the last container under it removes).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { run } from '../hostutil/exec.js';
@@ -50,7 +51,8 @@ export async function findLeftovers(): Promise<string[]> {
     } catch {
       continue;
     }
-    for (const n of names) if (n.startsWith('berth-test')) found.push(`cgroup /sys/fs/cgroup/${h}/${n}`);
+    // berth-test*: the tests' own parents; berth: berthd's default parent of pods without a cgroup of their own.
+    for (const n of names) if (n.startsWith('berth-test') || n === 'berth') found.push(`cgroup /sys/fs/cgroup/${h}/${n}`);
   }
 
   for (const pid of await readdir('/proc')) {

@@ -178,14 +178,10 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
     async containerCgroup(pod, id): Promise<ContainerCgroup> {
       const parent = pod?.path || BERTH_CGROUP_PARENT;
       const path = containerCgroupPath(parent, id);
+      const parents = levels(cgroupfsParent(parent)).flatMap((rel) => allRoots(layout).map((root) => join(root, rel)));
       const created: string[] = [];
-      for (const rel of levels(cgroupfsParent(parent))) {
-        for (const root of allRoots(layout)) {
-          const dir = join(root, rel);
-          if (!(await pathExists(dir))) created.push(dir);
-        }
-      }
-      return { cgroupsPath: path, path, created };
+      for (const dir of parents) if (!(await pathExists(dir))) created.push(dir);
+      return { cgroupsPath: path, path, created, parents };
     },
 
     pathOf: (cgroupsPath) => cgroupsPath,

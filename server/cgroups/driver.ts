@@ -24,6 +24,11 @@ export interface ContainerCgroup {
   path: string;
   /** cgroupfs: absolute directories of the parent that did not exist yet (the runtime makes them; berth removes them when empty). */
   created: string[];
+  /**
+   * cgroupfs: every absolute directory of the parent, there or not. Containers under the same
+   * parent share the ownership of those berth created, so the last of them removes them.
+   */
+  parents: string[];
 }
 
 export interface CgroupDriver {

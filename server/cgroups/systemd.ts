@@ -123,7 +123,7 @@ export function systemdDriver(opts: SystemdDriverOptions): CgroupDriver {
       const slice = pod?.slice ?? SYSTEMD_DEFAULT_SLICE;
       unitName(SCOPE_PREFIX, id, '.scope');
       const c = systemdCgroup(slice, SCOPE_PREFIX, id);
-      return { cgroupsPath: c.cgroupsPath, path: c.fsPath, created: [] };
+      return { cgroupsPath: c.cgroupsPath, path: c.fsPath, created: [], parents: [] };
     },
 
     pathOf: systemdPathOf,

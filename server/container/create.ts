@@ -87,10 +87,12 @@ export async function createContainer(deps: ContainerDeps, req: CreateContainerR
     monitorLogPath: logPath || join(paths.bundle, 'console.log'),
     paths,
     cgroupsPath,
-    // Siblings share ownership: the last container of the pod removes what the first created.
+    // Containers under the same parent share the ownership of what berth created of it (the
+    // pod's siblings, and every pod without a cgroup of its own under berth's default parent):
+    // the last of them removes it, whichever created it.
     cgroupCreated: [
       ...new Set([
-        ...deps.store.ofSandbox(sandboxId).flatMap((c) => deps.store.peek(c)?.cgroupCreated ?? []),
+        ...deps.store.all().flatMap((c) => (c.cgroupCreated ?? []).filter((dir) => placement.parents.includes(dir))),
         ...placement.created,
       ]),
     ].sort((a, b) => a.split('/').length - b.split('/').length),

@@ -117,7 +117,7 @@ test('systemd: a missing pod slice is started with its parents, and stopping tak
 
   // A container of pod1: a scope made by the runtime; crun puts the process one level down.
   const c = await cg.containerCgroup(pod1, 'abc');
-  t.deepEqual(c, { cgroupsPath: 'kubepods-besteffort-pod1.slice:berth:abc', path: `${pod1.path}/berth-abc.scope`, created: [] });
+  t.deepEqual(c, { cgroupsPath: 'kubepods-besteffort-pod1.slice:berth:abc', path: `${pod1.path}/berth-abc.scope`, created: [], parents: [] });
   mkdirSync(join(sd.proc, '4242'));
   writeFileSync(join(sd.proc, '4242', 'cgroup'), `0::${c.path}/container\n`);
   t.is(await cg.containerPath({ cgroupsPath: c.cgroupsPath, pid: 4242 }), `${c.path}/container`, 'read from /proc, not assumed');
