@@ -14,8 +14,7 @@ import { EventBus } from './events.js';
 import { lookupNetworkConfig } from './network/conflist.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { createCgroups } from './cgroups/manager.js';
-import { resolveDefaultRuntime } from './runtime/handlers.js';
-import { isExecutable } from '../hostutil/exists.js';
+import { defaultRuntimeOnHost } from './runtime/handlers.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
 import { noContainers, type SandboxDeps } from './sandbox/deps.js';
 import { recoverSandboxes } from './sandbox/recover.js';
@@ -81,7 +80,7 @@ export async function startDaemon(config: BerthConfig, log: Logger, opts: { rece
   const cgroupHost = await detectCgroupHost();
   resolveCgroupDriver(config.cgroup_driver, cgroupHost);
   // default_runtime "auto" becomes a handler here, once: every reader of the config sees that one.
-  const defaultRuntime = resolveDefaultRuntime(config, cgroupHost.layout.mode, config.runtimes.crun ? await isExecutable(config.runtimes.crun.path) : false);
+  const defaultRuntime = await defaultRuntimeOnHost(config, cgroupHost.layout.mode);
   if (defaultRuntime.name !== config.default_runtime) log.info('default runtime handler', { handler: defaultRuntime.name, configured: config.default_runtime, why: defaultRuntime.why });
   config.default_runtime = defaultRuntime.name;
   const db = openDatabase(join(config.root, 'meta.db'), { onNewerStore: (msg, fields) => log.warn(msg, fields) });

@@ -10,8 +10,7 @@ import { RecentLog } from './recent-log.js';
 import { startDaemon } from './daemon.js';
 import { detectCgroupHost } from './cgroups/detect.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
-import { resolveDefaultRuntime } from './runtime/handlers.js';
-import { isExecutable } from '../hostutil/exists.js';
+import { defaultRuntimeOnHost } from './runtime/handlers.js';
 import { BerthError } from './errors.js';
 import { BERTHD_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
 import { createNotifier, type NotifyFields } from './sd-notify.js';
@@ -32,7 +31,7 @@ async function main(): Promise<number> {
     } catch (e) {
       driver = `none: ${(e as Error).message}`;
     }
-    const def = resolveDefaultRuntime(config, host.layout.mode, config.runtimes.crun ? await isExecutable(config.runtimes.crun.path) : false);
+    const def = await defaultRuntimeOnHost(config, host.layout.mode);
     process.stdout.write(printConfig(config, { cgroupDriver: driver, why, defaultRuntime: def.name, runtimeWhy: def.why }));
     return 0;
   }

@@ -15,7 +15,7 @@ import { loadConfig, defaultConfig, validateConfig, type BerthConfig } from '../
 import { readCgroupLayout, detectCgroupHost, type CgroupLayout } from '../../server/cgroups/detect.js';
 import { resolveCgroupDriver } from '../../server/cgroups/config.js';
 import { RuntimeClient } from '../../server/runtime/client.js';
-import { resolveDefaultRuntime } from '../../server/runtime/handlers.js';
+import { defaultRuntimeOnHost } from '../../server/runtime/handlers.js';
 import { isExecutable as executable } from '../../hostutil/exists.js';
 import { lookupNetworkConfig, parseNetworkConfig } from '../../server/network/conflist.js';
 import { registryConfigFromToml, endpointsWithCas } from '../../server/image/registry-config.js';
@@ -185,7 +185,7 @@ async function binaryChecks(config: BerthConfig): Promise<CheckResult[]> {
   }
   const client = new RuntimeClient(config, { cgroupMode: mode, conmon: config.conmon });
   // What berthd takes for pods that name no handler (default_runtime, "auto" resolved as berthd does).
-  const defaultRuntime = resolveDefaultRuntime(config, mode, config.runtimes.crun ? await executable(config.runtimes.crun.path) : false).name;
+  const defaultRuntime = (await defaultRuntimeOnHost(config, mode)).name;
   for (const [name, h] of Object.entries(config.runtimes)) {
     const id = `runtime.${name}`;
     const isDefault = name === defaultRuntime;

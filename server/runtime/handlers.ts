@@ -7,6 +7,7 @@
 import { basename, join } from 'node:path';
 import type { BerthConfig } from '../config.js';
 import { failedPrecondition } from '../errors.js';
+import { isExecutable } from '../../hostutil/exists.js';
 import type { CgroupMode } from '../cgroups/detect.js';
 
 export interface RuntimeHandle {
@@ -57,4 +58,10 @@ export function resolveDefaultRuntime(
   const first = Object.keys(config.runtimes)[0];
   if (first === undefined) throw failedPrecondition('default_runtime "auto": no runtime handler is configured');
   return { name: first, why: `${why}; no runc handler either, so the first configured (${first})` };
+}
+
+/** resolveDefaultRuntime on this host: whether crun's binary is there is looked up here. */
+export async function defaultRuntimeOnHost(config: Pick<BerthConfig, 'default_runtime' | 'runtimes'>, mode: CgroupMode): Promise<{ name: string; why: string }> {
+  const crun = config.runtimes.crun;
+  return resolveDefaultRuntime(config, mode, crun ? await isExecutable(crun.path) : false);
 }
