@@ -41,17 +41,22 @@ test('crun is refused only on hybrid cgroup hosts', (t) => {
   t.is(handlerCgroupProblem('/usr/sbin/runc', '', 'hybrid'), '');
 });
 
-test('conmon argv carries the flags berth relies on', (t) => {
-  const a = conmonArgs({
+/** conmon's argv for container abc under a runtime, with stdin and a tty or without. */
+function conmonArgsFor(runtime: { name: string; path: string }, interactive: boolean): string[] {
+  return conmonArgs({
     id: 'abc',
     name: 'n',
-    runtime: { name: 'runc', path: '/usr/sbin/runc', root: '/run/berth/runc' },
+    runtime: { ...runtime, root: `/run/berth/${runtime.name}` },
     files: conmonFiles('/run/berth/containers/abc', '/run/berth/exits', '/run/berth/sock', 'abc'),
     logPath: '/var/log/pods/p/c/0.log',
-    stdin: true,
+    stdin: interactive,
     stdinOnce: false,
-    tty: true,
+    tty: interactive,
   });
+}
+
+test('conmon argv carries the flags berth relies on', (t) => {
+  const a = conmonArgsFor({ name: 'runc', path: '/usr/sbin/runc' }, true);
   const flag = (f: string) => a[a.indexOf(f) + 1];
   t.is(flag('-p'), '/run/berth/containers/abc/pidfile');
   t.is(flag('-P'), '/run/berth/containers/abc/conmon.pid');
@@ -63,16 +68,7 @@ test('conmon argv carries the flags berth relies on', (t) => {
   t.true(a.includes('-i') && a.includes('-t') && a.includes('--leave-stdin-open') && a.includes('--syslog=false'));
   // runc's warnings go to a log in the bundle, not to the container's stderr.
   t.true(a.includes('--log=/run/berth/containers/abc/runtime-log.json') && a.includes('--log-format=json'));
-  const crun = conmonArgs({
-    id: 'abc',
-    name: 'n',
-    runtime: { name: 'crun', path: '/usr/bin/crun', root: '/run/berth/crun' },
-    files: conmonFiles('/run/berth/containers/abc', '/run/berth/exits', '/run/berth/sock', 'abc'),
-    logPath: '/var/log/pods/p/c/0.log',
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
-  });
+  const crun = conmonArgsFor({ name: 'crun', path: '/usr/bin/crun' }, false);
   t.false(crun.some((x) => x.startsWith('--log')), 'crun keeps its error on stderr, where conmon reports it');
 });
 
