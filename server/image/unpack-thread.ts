@@ -4,9 +4,16 @@
 // layer). A job per layer gathers its filesystem calls into batches of up to 128 KiB of
 // file data or 64 calls, posts them without waiting, and waits only when it has eight
 // batches in flight (so a slow disk slows the download, not the CRI calls), before a step
-// the main thread does itself (mknod, setfattr) and at the end. Batches stay small so their
+// the main thread does itself (mknod, setfattr, a large file's data) and at the end.
+//
+// A layer of a few entries does not start the thread: while it is not running, a job runs
+// the calls it is asked to flush itself, one by one through libuv's pool, and hands over to
+// the thread only when it fills a batch. The layers of an image of a few large files (the
+// bench's pull: a directory and a file per layer, the file written directly) then cost a
+// dozen round trips each, not the thread's start (~90 ms of CPU) and its ~10 MiB. Batches stay small so their
 // call objects die young: 512 calls per batch lived long enough to be promoted into
 // berthd's old generation, which grows to 64 MB before it is collected (node-flags.ts).
+import { chmod, lchown, link, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { internal } from '../errors.js';
 import type { UnpackBatch, UnpackJobEnd, UnpackOp, UnpackOpError, UnpackReply } from './unpack-worker.js';
@@ -39,7 +46,7 @@ export class UnpackThread {
 
   constructor(private readonly idleMs = IDLE_MS) {}
 
-  /** A 1 MiB batch buffer: a spare one, or a new one. */
+  /** A batch buffer (BATCH_BYTES): a spare one, or a new one. */
   buffer(): Buffer {
     const ab = this.spare.pop();
     return ab ? Buffer.from(ab) : Buffer.allocUnsafeSlow(BATCH_BYTES);
@@ -106,7 +113,7 @@ export class UnpackThread {
   job(): UnpackJob {
     clearTimeout(this.idleTimer);
     this.activeJobs++;
-    return new UnpackJob(this, this.nextJob++);
+    return new UnpackJob(this, this.nextJob++, this.worker === undefined);
   }
 
   /** True while the thread runs (started by the first batch, stopped when idle or closed). */
@@ -145,17 +152,27 @@ export class UnpackJob {
   private inFlight: Promise<void>[] = [];
   private failure: Error | undefined;
 
+  /**
+   * @param local run flushed calls on this thread until the job fills a batch (the
+   *   thread was not running when the job began)
+   */
   constructor(
     private readonly thread: UnpackThread,
     private readonly id: number,
+    private local = false,
   ) {
     this.data = thread.buffer();
+  }
+
+  /** True while the job has run its calls itself (none went to the thread yet). */
+  get ranLocally(): boolean {
+    return this.local;
   }
 
   /** Queues one call, sending the batch when it is full. */
   async call(op: UnpackOp): Promise<void> {
     this.ops.push(op);
-    if (this.ops.length >= BATCH_OPS) await this.send();
+    if (this.ops.length >= BATCH_OPS) await this.send(true);
   }
 
   /** A new file handle for create/write/close. */
@@ -170,7 +187,7 @@ export class UnpackJob {
   async write(fd: number, chunks: readonly Buffer[], position: number): Promise<void> {
     for (let chunk of chunks) {
       while (chunk.length > 0) {
-        if (this.used === this.data.length) await this.send();
+        if (this.used === this.data.length) await this.send(true);
         const n = Math.min(chunk.length, this.data.length - this.used);
         chunk.copy(this.data, this.used, 0, n);
         this.ops.push({ op: 'write', fd, offset: this.used, length: n, position });
@@ -179,7 +196,7 @@ export class UnpackJob {
         chunk = chunk.subarray(n);
       }
     }
-    if (this.used >= BATCH_BYTES || this.ops.length >= BATCH_OPS) await this.send();
+    if (this.used >= BATCH_BYTES || this.ops.length >= BATCH_OPS) await this.send(true);
   }
 
   /** Sends what is queued and waits until every call so far has run; throws the first failure. */
@@ -199,8 +216,23 @@ export class UnpackJob {
     this.thread.end(this.id);
   }
 
-  private async send(): Promise<void> {
+  /** Sends the queued calls to the thread, or (a local job's flush) runs them here. */
+  private async send(full = false): Promise<void> {
     if (this.failure) throw this.failure;
+    if (full) this.local = false; // a job this big is worth the thread
+    if (this.local) {
+      const ops = this.ops;
+      this.ops = [];
+      const used = this.used;
+      this.used = 0;
+      try {
+        await runOps(ops, this.data.subarray(0, used));
+      } catch (e) {
+        this.failure = e as Error;
+        throw e;
+      }
+      return;
+    }
     if (this.ops.length > 0) {
       // Only a batch with file bytes gives its buffer away; the next one gets a fresh one.
       const data = this.used > 0 ? (this.data.buffer as ArrayBuffer) : new ArrayBuffer(0);
@@ -229,5 +261,70 @@ export class UnpackJob {
       }
     }
     if (this.failure) throw this.failure;
+  }
+}
+
+/**
+ * The calls of one flushed batch, run in order on berthd's thread through libuv's pool
+ * (what the unpack thread does with synchronous calls). Files a batch creates are closed
+ * by its end (a job flushes only between entries); any left open by a failure are closed.
+ */
+async function runOps(ops: readonly UnpackOp[], data: Buffer): Promise<void> {
+  const files = new Map<number, FileHandle>();
+  const fileOf = (fd: number): FileHandle => {
+    const fh = files.get(fd);
+    if (!fh) throw Object.assign(new Error(`unpack: handle ${fd} is not open`), { code: 'EBADF' });
+    return fh;
+  };
+  try {
+    for (const o of ops) {
+      switch (o.op) {
+        case 'mkdir':
+          await mkdir(o.path, { mode: o.mode });
+          break;
+        case 'create':
+          files.set(o.fd, await open(o.path, 'wx', 0o600));
+          break;
+        case 'write': {
+          const fh = fileOf(o.fd);
+          let done = 0;
+          while (done < o.length) {
+            const { bytesWritten } = await fh.write(data, o.offset + done, o.length - done, o.position + done);
+            if (bytesWritten === 0) throw Object.assign(new Error('write wrote nothing'), { code: 'EIO', syscall: 'write' });
+            done += bytesWritten;
+          }
+          break;
+        }
+        case 'close': {
+          const fh = fileOf(o.fd);
+          files.delete(o.fd);
+          await fh.close();
+          break;
+        }
+        case 'symlink':
+          await symlink(o.target, o.path);
+          break;
+        case 'link':
+          await link(o.existing, o.path);
+          break;
+        case 'lchown':
+          await lchown(o.path, o.uid, o.gid);
+          break;
+        case 'chmod':
+          await chmod(o.path, o.mode);
+          break;
+        case 'lutimes':
+          await lutimes(o.path, o.atime, o.mtime);
+          break;
+        case 'utimes':
+          await utimes(o.path, o.atime, o.mtime);
+          break;
+        case 'rm':
+          await rm(o.path, { recursive: true, force: true });
+          break;
+      }
+    }
+  } finally {
+    for (const fh of files.values()) await fh.close().catch(() => undefined);
   }
 }
