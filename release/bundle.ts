@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { BERTHD_NODE_FLAGS } from '../server/node-flags.js';
+import { BERTHD_ENV, BERTHD_NODE_FLAGS } from '../server/node-flags.js';
 import { SHIM_PROTOCOL } from '../shim/job.js';
 import { ADMIN_PROTOCOL } from '../server/admin-protocol.js';
 import { migrations, minReaderSchema } from '../server/store/migrations.js';
@@ -202,12 +202,14 @@ function nodeLicense(execPath: string): string {
   return found;
 }
 
-function launcher(what: string, entry: string, nodeFlags: readonly string[]): string {
+function launcher(what: string, entry: string, nodeFlags: readonly string[], env: Readonly<Record<string, string>> = {}): string {
+  // The environment is the default: an operator's own value (a unit's Environment=) wins.
+  const exports = Object.entries(env).map(([k, v]) => `export ${k}="\${${k}:-${v}}"\n`).join('');
   return `#!/bin/sh
 # ${what} from a berth release bundle: the bundled Node runs the bundled build.
 # Symlinks (/usr/local/bin, /opt/berth/current) are resolved to the bundle first.
 bundle=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd) || exit 1
-exec "$bundle/node/bin/node" ${nodeFlags.map((f) => f + ' ').join('')}"$bundle/lib/${entry}" "$@"
+${exports}exec "$bundle/node/bin/node" ${nodeFlags.map((f) => f + ' ').join('')}"$bundle/lib/${entry}" "$@"
 `;
 }
 
@@ -323,12 +325,12 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   cpSync(nodeLicense(process.execPath), join(stage, 'node', 'LICENSE'));
 
   mkdirSync(join(stage, 'bin'));
-  for (const [name, entry, flags] of [
-    ['berthd', 'server/main.js', BERTHD_NODE_FLAGS],
-    ['berth', 'cli/berth.js', []],
-    ['berth-shim', 'shim/main.js', []],
+  for (const [name, entry, flags, env] of [
+    ['berthd', 'server/main.js', BERTHD_NODE_FLAGS, BERTHD_ENV],
+    ['berth', 'cli/berth.js', [], {}],
+    ['berth-shim', 'shim/main.js', [], {}],
   ] as const) {
-    writeFileSync(join(stage, 'bin', name), launcher(name, entry, flags), { mode: 0o755 });
+    writeFileSync(join(stage, 'bin', name), launcher(name, entry, flags, env), { mode: 0o755 });
   }
 
   mkdirSync(join(stage, 'systemd'));

@@ -1,9 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=64
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 node --max-semi-space-size=1 --initial-old-space-size=64
 // berthd: the berth CRI daemon. Flags and config → logger → daemon; SIGTERM/SIGINT stop
 // it gracefully (pods and containers keep running). Under systemd (Type=notify) it reports
 // READY=1 once the CRI socket serves and STOPPING=1 when a signal arrives (sd-notify.ts).
-// The `#!` line carries the node flags of server/node-flags.ts (BERTHD_NODE_FLAGS); keep
-// the two equal.
+// The `#!` line carries the environment and node flags of server/node-flags.ts (BERTHD_ENV,
+// BERTHD_NODE_FLAGS); keep them equal (test/unit/node-flags.test.ts checks).
 import { loadConfig, printConfig, USAGE } from './config.js';
 import { createLogger } from './logger.js';
 import { RecentLog } from './recent-log.js';
@@ -12,7 +12,7 @@ import { detectCgroupHost } from './cgroups/detect.js';
 import { resolveCgroupDriver } from './cgroups/config.js';
 import { defaultRuntimeOnHost } from './runtime/handlers.js';
 import { BerthError } from './errors.js';
-import { BERTHD_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
+import { BERTHD_NODE_FLAGS, berthdEnvWords, missingBerthdEnv, missingNodeFlags } from './node-flags.js';
 import { createNotifier, type NotifyFields } from './sd-notify.js';
 
 async function main(): Promise<number> {
@@ -39,11 +39,11 @@ async function main(): Promise<number> {
   const recent = new RecentLog();
   const log = createLogger(config.log_level, recent.tee(process.stderr));
   if (process.getuid && process.getuid() !== 0) log.warn('berthd is not running as root: namespaces, mounts and cgroups will fail');
-  const missing = missingNodeFlags();
+  const missing = [...missingBerthdEnv(), ...missingNodeFlags()];
   if (missing.length > 0) {
-    log.warn('berthd runs without its node flags: image pulls will take more memory and CPU', {
+    log.warn('berthd runs without its node flags or environment: image pulls will take more memory and CPU', {
       missing,
-      hint: `start it as berthd (its #! line has them) or as node ${BERTHD_NODE_FLAGS.join(' ')} ${process.argv[1] ?? 'main.js'}`,
+      hint: `start it as berthd (its #! line has them) or as env ${berthdEnvWords().join(' ')} node ${BERTHD_NODE_FLAGS.join(' ')} ${process.argv[1] ?? 'main.js'}`,
     });
   }
   // Read (and drop) NOTIFY_SOCKET before anything is spawned: children must not inherit it.

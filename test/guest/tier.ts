@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BERTHD, podConfig, startBerthd, type TestBerthd } from '../helpers/berthd.js';
 import { criClient } from '../../conformance/client.js';
-import { BERTHD_NODE_FLAGS } from '../../server/node-flags.js';
+import { BERTHD_NODE_FLAGS, berthdEnvWords } from '../../server/node-flags.js';
 import { expandSlice } from '../../server/cgroups/paths.js';
 import { run } from '../../server/exec.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -406,7 +406,7 @@ async function unitRestart(image: string): Promise<void> {
   let ctrId = '';
   const startUnit = async (t: TestBerthd) => {
     const args = [...BERTHD_NODE_FLAGS, BERTHD, '--config', join(t.dir, 'none.toml'), '--socket', t.socket, '--root', t.root, '--state', t.state, '--pod-log-root', t.logRoot, '--cni-conf-dir', t.net.confDir, '--shutdown-timeout', '5'];
-    await run('systemd-run', ['--unit', unit, '--collect', '--property=KillMode=control-group', '--', process.execPath, ...args]);
+    await run('systemd-run', ['--unit', unit, '--collect', '--property=KillMode=control-group', ...berthdEnvWords().map((w) => `--setenv=${w}`), '--', process.execPath, ...args]);
     t.client?.close();
     t.client = criClient(`unix://${t.socket}`);
     const deadline = Date.now() + WAIT_MS;

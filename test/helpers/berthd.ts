@@ -15,16 +15,18 @@ export const BERTHD = fileURLToPath(new URL('../../server/main.js', import.meta.
 export const TEST_PREFIX = '/tmp/berth-test-';
 
 /**
- * The node flags berthd's bin starts it with, read from the `#!` line of the built main.js
+ * The environment and node flags berthd's bin starts it with, read from the `#!` line of the built main.js
  * (test/unit/node-flags.test.ts keeps that line equal to BERTHD_NODE_FLAGS): the harness,
  * which the conformance suite and the bench use, launches berthd as the bin does without
  * importing berthd's code.
  */
-export function berthdNodeFlags(): string[] {
+export function berthdLaunch(): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(BERTHD, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  if (!m) throw new Error(`${BERTHD} does not start with a '#!/usr/bin/env -S node …' line`);
-  return m[1]!.trim().split(/\s+/).filter(Boolean);
+  const m = /^#!\/usr\/bin\/env -S ((?:[A-Z_][A-Z0-9_]*=\S*\s+)*)node(.*)$/.exec(first);
+  if (!m) throw new Error(`${BERTHD} does not start with a '#!/usr/bin/env -S [NAME=value …] node …' line`);
+  const env: Record<string, string> = {};
+  for (const w of m[1]!.trim().split(/\s+/).filter(Boolean)) env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+  return { env, flags: m[2]!.trim().split(/\s+/).filter(Boolean) };
 }
 
 export interface TestNet {
@@ -104,6 +106,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
   const logRoot = join(dir, 'logs');
   await mkdir(logRoot, { recursive: true });
   let out = '';
+  const launch = berthdLaunch();
   const t: TestBerthd = {
     dir,
     socket: join(dir, 'berth.sock'),
@@ -118,7 +121,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
     args: opts.args ?? [],
     async start() {
       const args = [
-        ...berthdNodeFlags(), // what berthd's #! line gives it
+        ...launch.flags, // what berthd's #! line gives it
         BERTHD,
         '--config', join(dir, 'none.toml'),
         '--socket', t.socket,
@@ -134,7 +137,7 @@ export async function startBerthd(opts: { args?: string[]; cni?: boolean; config
       await writeFile(join(dir, 'none.toml'), `# test: embedded defaults + flags\n${opts.configToml ?? ''}\n`);
       out = '';
       // BERTH_TEST_RUN marks every process this berthd starts (inherited), for the leftover check.
-      t.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env, BERTH_TEST_RUN: dir } });
+      t.proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...launch.env, ...opts.env, BERTH_TEST_RUN: dir } });
       t.proc.stderr!.on('data', (b: Buffer) => {
         out += b.toString();
       });

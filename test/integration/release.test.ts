@@ -88,6 +88,7 @@ maybe('extracted elsewhere, with the build tree and the system\'s Node hidden, b
   const cmd = readFileSync(`/proc/${berthd.pid}/cmdline`, 'utf8').split('\0');
   t.is(cmd[0], join(b.dir, 'node/bin/node'), 'the bundled Node runs berthd');
   t.true(cmd.includes('--max-semi-space-size=1'));
+  t.regex(readFileSync(`/proc/${berthd.pid}/environ`, 'utf8'), /(^|\0)GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=131072(\0|$)/, 'the launcher sets the allocator');
   const ver = spawnSync('unshare', [...hide, join(b.dir, 'bin/berth'), 'version', '--state', join(s, 'state')], { encoding: 'utf8', env: { BERTH_TEST_RUN: work } });
   t.regex(ver.stdout, new RegExp(`^berth ${v} \\(admin protocol \\d+, shim protocol \\d+, store schema \\d+\\)\\nberthd ${v} `), ver.stderr);
   // A client that does not speak the admin protocol is refused (412), naming the releases.
