@@ -44,6 +44,36 @@ const FILE_WRITE_BATCH = 1 << 20;
 const DIRECT_FILE = 1 << 20;
 
 /**
+ * Reads a file's `body`, its decompressed pieces gathered per MiB (FILE_WRITE_BATCH): `write`
+ * gets each gathered run of pieces with its position in the file. Returns the bytes read.
+ */
+async function gatherBody(
+  body: AsyncIterable<Buffer>,
+  signal: AbortSignal | undefined,
+  write: (chunks: Buffer[], position: number, bytes: number) => Promise<void>,
+): Promise<number> {
+  let gathered: Buffer[] = [];
+  let bytes = 0;
+  let position = 0;
+  const flush = async () => {
+    const chunks = gathered;
+    const n = bytes;
+    gathered = [];
+    bytes = 0;
+    await write(chunks, position, n);
+    position += n;
+  };
+  for await (const chunk of body) {
+    if (signal?.aborted) throw abortError(signal);
+    gathered.push(chunk);
+    bytes += chunk.length;
+    if (bytes >= FILE_WRITE_BATCH) await flush();
+  }
+  if (bytes > 0) await flush();
+  return position;
+}
+
+/**
  * Creates `path` (O_EXCL, mode 0600 until the metadata is applied) and writes `body` to it,
  * one writev(2) per MiB gathered, the next MiB gathered while the last is written (at most
  * one write in flight: ~2 MiB held). Returns the bytes written.
@@ -52,27 +82,13 @@ async function writeFileDirect(path: string, body: AsyncIterable<Buffer>, signal
   const fh = await open(path, 'wx', 0o600);
   let writing: Promise<void> | undefined;
   try {
-    let gathered: Buffer[] = [];
-    let bytes = 0;
-    let position = 0;
-    const flush = async () => {
+    const total = await gatherBody(body, signal, async (chunks, position, n) => {
       if (writing) await writing;
-      const n = bytes;
-      writing = writevAll(fh, gathered, position).then(() => onData(n));
-      writing.catch(() => undefined); // awaited by the next flush or below; no unhandled rejection meanwhile
-      position += n;
-      gathered = [];
-      bytes = 0;
-    };
-    for await (const chunk of body) {
-      if (signal?.aborted) throw abortError(signal);
-      gathered.push(chunk);
-      bytes += chunk.length;
-      if (bytes >= FILE_WRITE_BATCH) await flush();
-    }
-    if (bytes > 0) await flush();
+      writing = writevAll(fh, chunks, position).then(() => onData(n));
+      writing.catch(() => undefined); // awaited by the next write or below; no unhandled rejection meanwhile
+    });
     await writing;
-    return position;
+    return total;
   } finally {
     // A write still running when the body failed must end before the handle closes.
     if (writing) await writing.catch(() => undefined);
@@ -262,24 +278,11 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
             const fd = fs.fd();
             await fs.call({ op: 'create', path: p, fd });
             // Decompressed pieces gathered per MiB: the thread gets few, large writes.
-            let gathered: Buffer[] = [];
-            let bytes = 0;
-            let position = 0;
-            const flush = async () => {
-              await fs.write(fd, gathered, position);
-              position += bytes;
-              size += bytes;
-              opts.onData?.(bytes);
-              gathered = [];
-              bytes = 0;
-            };
-            for await (const chunk of body) {
-              if (signal?.aborted) throw abortError(signal);
-              gathered.push(chunk);
-              bytes += chunk.length;
-              if (bytes >= FILE_WRITE_BATCH) await flush();
-            }
-            if (bytes > 0) await flush();
+            await gatherBody(body, signal, async (chunks, position, n) => {
+              await fs.write(fd, chunks, position);
+              size += n;
+              opts.onData?.(n);
+            });
             await fs.call({ op: 'close', fd });
           }
           kinds.set(rel, 'file');
