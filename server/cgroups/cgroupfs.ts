@@ -179,8 +179,10 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
       const parent = pod?.path || BERTH_CGROUP_PARENT;
       const path = containerCgroupPath(parent, id);
       const parents = levels(cgroupfsParent(parent)).flatMap((rel) => allRoots(layout).map((root) => join(root, rel)));
-      const created: string[] = [];
-      for (const dir of parents) if (!(await pathExists(dir))) created.push(dir);
+      // Side by side: one at a time, the ~25 checks of a hybrid host's hierarchies cost a
+      // pool round trip each on every CreateContainer.
+      const there = await Promise.all(parents.map((dir) => pathExists(dir)));
+      const created = parents.filter((_, i) => !there[i]);
       return { cgroupsPath: path, path, created, parents };
     },
 
