@@ -3,6 +3,13 @@
 // shims/monitors/inits, or containerd and its shims and pause processes — with N pods,
 // minus the same with no pod (the idle baseline), divided by N. The pods' workload
 // processes are the same on both sides and left out.
+// The idle figure is read twice: 5 s after the pods of the earlier scenarios are gone (the
+// baseline of the per-pod figure), and as the floor of the runtime's PSS read every second
+// for 30 s once this scenario's pods are gone. Right after a load, what a runtime holds
+// depends on when its garbage collector last ran (V8's memory reducer runs after some
+// seconds without allocation, Go's scavenger returns pages in the background): single
+// readings of the same tree 5 s after the load were seen 35 MiB apart. The floor is what it
+// comes back to.
 import { removeAllPods, startPod } from '../cri.js';
 import { isWorkload } from '../images.js';
 import { instanceProcesses, processKind, pssKiB } from '../procs.js';
@@ -41,8 +48,9 @@ export const density: Scenario = {
     const pods = ctx.opts.n ?? (ctx.opts.quick ? 5 : 50);
     const rounds = ctx.opts.rounds ?? 1;
     const settleMs = ctx.opts.quick ? 1000 : 5000;
+    const floorMs = ctx.opts.quick ? 3000 : 30_000;
     const mode = podMode(ctx, res);
-    res.result.params = { pods, rounds, settleMs, mode: mode.label };
+    res.result.params = { pods, rounds, settleMs, floorMs, mode: mode.label };
     res.result.notes.push('PSS splits pages shared with other processes (e.g. the node binary with the bench itself); the idle baseline takes the constant part out');
     const suffix = mode.image ? '' : ' (sandbox-only)';
     for (let r = 0; r < rounds; r++) {
@@ -56,12 +64,19 @@ export const density: Scenario = {
           await sleep(settleMs);
           const full = measure(rt);
           await removeAllPods(rt, ctx.runId);
+          let floor = measure(rt);
+          for (const end = Date.now() + floorMs; Date.now() < end; ) {
+            await sleep(1000);
+            const m = measure(rt);
+            if (m.processes === floor.processes && m.totalKiB < floor.totalKiB) floor = m; // the same processes: a spare shim being replaced is no dip
+          }
+          res.sample(rt.name, 'idle floor KiB', floor.totalKiB);
           res.sample(rt.name, 'PSS per pod KiB', (full.totalKiB - idle.totalKiB) / pods);
           res.sample(rt.name, 'daemon growth per pod KiB', (full.daemonKiB - idle.daemonKiB) / pods);
           res.sample(rt.name, 'per-pod processes KiB', (full.totalKiB - full.daemonKiB - (idle.totalKiB - idle.daemonKiB)) / pods);
           res.sample(rt.name, 'processes per pod', (full.processes - idle.processes) / pods);
           res.sample(rt.name, 'idle KiB', idle.totalKiB);
-          res.result.runtimes[rt.name].details[`round ${r}`] = { idle, full };
+          res.result.runtimes[rt.name].details[`round ${r}`] = { idle, full, floor };
         } catch (e) {
           res.fail(rt.name, e);
           await removeAllPods(rt, ctx.runId).catch(() => undefined);
@@ -75,6 +90,7 @@ export const density: Scenario = {
       res.figure(`PSS per pod: per-pod processes${suffix}`, 'MiB', rt.name, f('per-pod processes KiB') / MiB);
       res.figure(`runtime processes per pod${suffix}`, 'count', rt.name, f('processes per pod'));
       res.figure('idle runtime PSS', 'MiB', rt.name, f('idle KiB') / MiB);
+      res.figure(`idle runtime PSS, floor over ${floorMs / 1000} s`, 'MiB', rt.name, f('idle floor KiB') / MiB);
     }
   },
 };
