@@ -178,11 +178,28 @@ export function cgroupfsDriver(layout: CgroupLayout, shared: CreatedCgroups): Cg
     async containerCgroup(pod, id): Promise<ContainerCgroup> {
       const parent = pod?.path || BERTH_CGROUP_PARENT;
       const path = containerCgroupPath(parent, id);
-      const parents = levels(cgroupfsParent(parent)).flatMap((rel) => allRoots(layout).map((root) => join(root, rel)));
-      // Side by side: one at a time, the ~25 checks of a hybrid host's hierarchies cost a
-      // pool round trip each on every CreateContainer.
-      const there = await Promise.all(parents.map((dir) => pathExists(dir)));
-      const created = parents.filter((_, i) => !there[i]);
+      const rels = levels(cgroupfsParent(parent));
+      const roots = allRoots(layout);
+      const parents = rels.flatMap((rel) => roots.map((root) => join(root, rel)));
+      // Hierarchies side by side, each from its deepest level up to the first that exists (its
+      // ancestors exist too): one check per hierarchy when the parent is there, not a pool
+      // round trip per level and hierarchy one after another (~25 on a hybrid host).
+      const missing = new Set(
+        (
+          await Promise.all(
+            roots.map(async (root) => {
+              const gone: string[] = [];
+              for (let i = rels.length - 1; i >= 0; i--) {
+                const dir = join(root, rels[i]!);
+                if (await pathExists(dir)) break;
+                gone.push(dir);
+              }
+              return gone;
+            }),
+          )
+        ).flat(),
+      );
+      const created = parents.filter((dir) => missing.has(dir));
       return { cgroupsPath: path, path, created, parents };
     },
 

@@ -209,6 +209,15 @@ test('cgroupfs: pods share the parents berth made; the last pod takes them; kube
   const c = await cg.containerCgroup(a, 'abc');
   t.is(c.cgroupsPath, '/kubelet/kubepods/podA/abc');
   t.deepEqual(c.created.sort(), [join(base, 'systemd', 'kubelet'), join(base, 'systemd', 'kubelet/kubepods'), join(base, 'systemd', 'kubelet/kubepods/podA'), join(base, 'unified', 'kubelet'), join(base, 'unified', 'kubelet/kubepods'), join(base, 'unified', 'kubelet/kubepods/podA')].sort());
+  // A hierarchy holding only the top of the parent: the levels below it are runc's to make.
+  mkdirSync(join(base, 'systemd', 'kubelet'));
+  const partial = await cg.containerCgroup(a, 'ghi');
+  t.deepEqual(
+    partial.created,
+    [join(base, 'unified', 'kubelet'), join(base, 'systemd', 'kubelet/kubepods'), join(base, 'unified', 'kubelet/kubepods'), join(base, 'systemd', 'kubelet/kubepods/podA'), join(base, 'unified', 'kubelet/kubepods/podA')],
+    'shallowest first, every hierarchy that lacks a level',
+  );
+  rmdirSync(join(base, 'systemd', 'kubelet'));
   const none = await cg.containerCgroup(undefined, 'def');
   t.is(none.cgroupsPath, '/berth/def', 'pods without a parent: berth\'s own');
 
