@@ -34,7 +34,9 @@ export const BERTHD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', 
 //   on a berthd idle 40 s after three pulls of 9,000 small files, 115 MiB RSS of which 33
 //   MiB free blocks (malloc_trim gave them back), 90 MiB with the threshold fixed; after
 //   three 150 MB pulls 104 → 99 MiB. Blocks from 128 KiB up are then mmap'd and go back to
-//   the kernel when freed. Pull times do not change (bench pull and pull-files).
+//   the kernel when freed. Pull times do not change (bench pull and pull-files). berthd's
+//   children inherit it (shims, conmon, the OCI runtime, CNI plugins); a container does
+//   not (its environment is the spec's).
 /** The environment berthd runs with (the `#!` line sets it; the bundle's launcher unless the
  *  operator set GLIBC_TUNABLES). */
 export const BERTHD_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072' };

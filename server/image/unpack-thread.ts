@@ -5,14 +5,15 @@
 // file data or 64 calls, posts them without waiting, and waits only when it has eight
 // batches in flight (so a slow disk slows the download, not the CRI calls), before a step
 // the main thread does itself (mknod, setfattr, a large file's data) and at the end.
+// Batches stay small so their call objects die young: 512 calls per batch lived long enough
+// to be promoted into berthd's old generation, which grows to 64 MB before it is collected
+// (node-flags.ts).
 //
 // A layer of a few entries does not start the thread: while it is not running, a job runs
 // the calls it is asked to flush itself, one by one through libuv's pool, and hands over to
 // the thread only when it fills a batch. The layers of an image of a few large files (the
 // bench's pull: a directory and a file per layer, the file written directly) then cost a
-// dozen round trips each, not the thread's start (~90 ms of CPU) and its ~10 MiB. Batches stay small so their
-// call objects die young: 512 calls per batch lived long enough to be promoted into
-// berthd's old generation, which grows to 64 MB before it is collected (node-flags.ts).
+// dozen round trips each, not the thread's start (~90 ms of CPU) and its ~10 MiB.
 import { chmod, lchown, link, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { internal } from '../errors.js';
