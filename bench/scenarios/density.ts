@@ -64,12 +64,16 @@ export const density: Scenario = {
           await sleep(settleMs);
           const full = measure(rt);
           await removeAllPods(rt, ctx.runId);
-          let floor = measure(rt);
+          const readings = [measure(rt)];
           for (const end = Date.now() + floorMs; Date.now() < end; ) {
             await sleep(1000);
-            const m = measure(rt);
-            if (m.processes === floor.processes && m.totalKiB < floor.totalKiB) floor = m; // the same processes: a spare shim being replaced is no dip
+            readings.push(measure(rt));
           }
+          // The lowest among readings of the processes the runtime settled on (the last
+          // reading's count): a pod's shim still exiting, or a spare shim being replaced, is
+          // neither the floor nor a dip below it.
+          const settled = readings[readings.length - 1]!.processes;
+          const floor = readings.filter((m) => m.processes === settled).reduce((a, b) => (b.totalKiB < a.totalKiB ? b : a));
           res.sample(rt.name, 'idle floor KiB', floor.totalKiB);
           res.sample(rt.name, 'PSS per pod KiB', (full.totalKiB - idle.totalKiB) / pods);
           res.sample(rt.name, 'daemon growth per pod KiB', (full.daemonKiB - idle.daemonKiB) / pods);

@@ -81,19 +81,23 @@ async function gatherBody(
 async function writeFileDirect(path: string, body: AsyncIterable<Buffer>, signal: AbortSignal | undefined, onData: (n: number) => void): Promise<number> {
   const fh = await open(path, 'wx', 0o600);
   let writing: Promise<void> | undefined;
+  let total: number;
   try {
-    const total = await gatherBody(body, signal, async (chunks, position, n) => {
+    total = await gatherBody(body, signal, async (chunks, position, n) => {
       if (writing) await writing;
       writing = writevAll(fh, chunks, position).then(() => onData(n));
       writing.catch(() => undefined); // awaited by the next write or below; no unhandled rejection meanwhile
     });
     await writing;
-    return total;
-  } finally {
-    // A write still running when the body failed must end before the handle closes.
+  } catch (e) {
+    // A write still running when the body failed must end before the handle closes; the
+    // first failure is the one reported, not the close's.
     if (writing) await writing.catch(() => undefined);
-    await fh.close();
+    await fh.close().catch(() => undefined);
+    throw e;
   }
+  await fh.close();
+  return total;
 }
 
 const WHITEOUT_PREFIX = '.wh.';
