@@ -117,8 +117,35 @@ const ON_DEMAND_FRESH_MS = 1000;
  */
 export const LIMITS_EVERY = 6;
 export const LIMITS_MAX_AGE_MS = 60_000;
-/** A writable-layer walk is not free: reused for a minute, as cAdvisor's fsHandler does. */
-const WRITABLE_TTL_MS = 60_000;
+/**
+ * How long a writable-layer walk is reused: a hundred times what it took, between 10 s (a
+ * small layer: as fresh as containerd's 10 s stats, which kubelet's ephemeral-storage
+ * eviction reads) and a minute (cAdvisor's fsHandler, for a layer of many files), so the
+ * walks cost at most ~1 % of the time of one core per container. A fixed minute let a layer
+ * read just before a write show the old size for up to a minute.
+ */
+export function writableReuseMs(walkMs: number): number {
+  return Math.min(60_000, Math.max(10_000, Math.round(walkMs * 100)));
+}
+
+/** At most this share of the writable layers is walked in one round (the stalest first): at
+ *  100 containers a walk of every layer each round cost ~15 ms of CPU more per round. */
+export const WRITABLE_WALKS_PER_ROUND = 1 / 3;
+
+/**
+ * The keys whose writable layer a round walks again: those whose last walk is older than its
+ * reuse time (never walked: oldest of all), the stalest first, at most
+ * ceil(WRITABLE_WALKS_PER_ROUND × all) of them (pure).
+ */
+export function writableWalks(keys: readonly string[], last: ReadonlyMap<string, { at: number; reuseMs: number }>, now: number): Set<string> {
+  const due = keys.filter((k) => {
+    const w = last.get(k);
+    return !w || now - w.at > w.reuseMs;
+  });
+  const age = (k: string) => now - (last.get(k)?.at ?? -Infinity);
+  due.sort((a, b) => age(b) - age(a));
+  return new Set(due.slice(0, Math.max(1, Math.ceil(keys.length * WRITABLE_WALKS_PER_ROUND))));
+}
 
 class Timeout extends Error {}
 
@@ -213,7 +240,7 @@ export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   /** Each target's most recent reading (rounds and sampleOne), for CPU rates. */
   private readonly lastRead = new Map<string, TargetSample>();
-  private readonly writable = new Map<string, { at: number; value: Promise<{ bytes: bigint; inodes: bigint }> }>();
+  private readonly writable = new Map<string, { at: number; reuseMs: number; value: Promise<{ bytes: bigint; inodes: bigint }> }>();
 
   /** Container key → [pid, the cgroup its process is in]. */
   private readonly where = new Map<string, [number, string]>();
@@ -294,7 +321,7 @@ export class Sampler {
     try {
       const net = target.interfaces?.length && this.opts.include.has('network') ? hostNetCounters() : undefined;
       // A caller asking for one target gets its limits read now.
-      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key), net, true), this.opts.timeoutMs ?? 5000);
+      const s = await withTimeout(this.readTarget(target, this.lastRead.get(target.key), net, true, writableWalks([target.key], this.writable, Date.now()).size > 0), this.opts.timeoutMs ?? 5000);
       if (s) this.lastRead.set(target.key, s);
       return s;
     } catch (e) {
@@ -318,6 +345,7 @@ export class Sampler {
     const out = new Map<string, TargetSample>();
     const timeoutMs = this.opts.timeoutMs ?? 5000;
     let next = 0;
+    const walks = this.opts.include.has('disk') ? writableWalks(targets.filter((t) => t.upperDir).map((t) => t.key), this.writable, started) : new Set<string>();
     // The pods' veth counters: one read for the round.
     const net = this.opts.include.has('network') && targets.some((t) => t.interfaces?.length) ? hostNetCounters() : undefined;
     const worker = async () => {
@@ -326,7 +354,7 @@ export class Sampler {
         // Let CRI calls in between targets (their reads are synchronous).
         await new Promise((r) => setImmediate(r));
         try {
-          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key), net, (round + keyHash(t.key)) % LIMITS_EVERY === 0), timeoutMs);
+          const s = await withTimeout(this.readTarget(t, this.lastRead.get(t.key), net, (round + keyHash(t.key)) % LIMITS_EVERY === 0, walks.has(t.key)), timeoutMs);
           if (s) out.set(t.key, s);
         } catch (e) {
           this.opts.hooks?.readError?.(e instanceof Timeout ? 'timeout' : 'error', t.key, e);
@@ -372,7 +400,8 @@ export class Sampler {
     return sample;
   }
 
-  private async readTarget(t: MetricTarget, prev: TargetSample | undefined, netDev: Map<string, Record<NetCounter, number>> | undefined, limitsTurn: boolean): Promise<TargetSample | undefined> {
+  /** @param walk walk the writable layer again (else reuse the last walk, if any) */
+  private async readTarget(t: MetricTarget, prev: TargetSample | undefined, netDev: Map<string, Record<NetCounter, number>> | undefined, limitsTurn: boolean, walk: boolean): Promise<TargetSample | undefined> {
     const inc = this.opts.include;
     const ts = Date.now();
     const path = await this.cgroupPathOf(t);
@@ -403,9 +432,14 @@ export class Sampler {
     }
     if (t.upperDir && inc.has('disk')) {
       let w = this.writable.get(t.key);
-      if (!w || ts - w.at > WRITABLE_TTL_MS) {
-        w = { at: ts, value: dirUsage(t.upperDir) };
-        this.writable.set(t.key, w);
+      if (!w || walk) {
+        const walk = performance.now();
+        const entry = { at: ts, reuseMs: writableReuseMs(0), value: dirUsage(t.upperDir) };
+        entry.value.then(
+          () => (entry.reuseMs = writableReuseMs(performance.now() - walk)),
+          () => undefined, // the round reports it below
+        );
+        this.writable.set(t.key, (w = entry));
       }
       s.writable = await w.value;
     }

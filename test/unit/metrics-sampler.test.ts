@@ -1,9 +1,11 @@
 // The sampler against this host's real cgroup and proc filesystems (read-only): a round
 // samples what it can, leaves out (and counts) a target whose read fails or outlasts its
 // budget, drops a container whose cgroup does not exist, reuses a round on demand, and
-// computes a CPU rate from consecutive readings.
+// computes a CPU rate from consecutive readings; a writable-layer walk is reused for a
+// hundred times its cost, between 10 s and a minute, and a round walks at most a third of
+// the layers, the stalest first.
 import test from 'ava';
-import { LIMITS_EVERY, Sampler, type MetricTarget, type TargetSource } from '../../metrics/sampler.js';
+import { LIMITS_EVERY, Sampler, writableReuseMs, writableWalks, type MetricTarget, type TargetSource } from '../../metrics/sampler.js';
 import { cgroupSource } from '../../metrics/cgroup-source.js';
 import { readCgroupLayout } from '../../server/cgroups/detect.js';
 import { createCgroupManager } from '../../server/cgroups/hierarchy.js';
@@ -116,4 +118,22 @@ test('limits: read at first sight, then one target in LIMITS_EVERY per round, an
   t.true(limitReads.length < 12, 'the others keep theirs');
   const kept = [...next.targets.values()].find((x) => !limitReads.includes(x.target.cgroupPath!))!;
   t.is(kept.cgroup!.limits.cpuQuotaUs, 50000, 'a kept reading carries its limits on');
+});
+
+test('a writable-layer walk is reused for a hundred times its cost, between 10 s and a minute', (t) => {
+  t.is(writableReuseMs(0), 10_000);
+  t.is(writableReuseMs(2), 10_000, 'a small layer: as fresh as containerd');
+  t.is(writableReuseMs(250), 25_000);
+  t.is(writableReuseMs(5_000), 60_000, 'a huge layer: cAdvisor\'s minute at most');
+});
+
+test('a round walks the writable layers past their reuse time, the stalest first, at most a third of them', (t) => {
+  const now = 1_000_000;
+  const keys = Array.from({ length: 9 }, (_, i) => `c${i}`);
+  const last = new Map(keys.map((k, i) => [k, { at: now - 11_000 - i * 1000, reuseMs: 10_000 }]));
+  last.set('c8', { at: now - 5_000, reuseMs: 10_000 }); // fresh: not due
+  last.delete('c0'); // never walked: first
+  t.deepEqual([...writableWalks(keys, last, now)], ['c0', 'c7', 'c6']);
+  t.deepEqual([...writableWalks(['c8'], last, now)], [], 'nothing due');
+  t.deepEqual([...writableWalks(['c1'], last, now)], ['c1'], 'one container: walked whenever due');
 });
