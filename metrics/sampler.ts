@@ -433,10 +433,10 @@ export class Sampler {
     if (t.upperDir && inc.has('disk')) {
       let w = this.writable.get(t.key);
       if (!w || walk) {
-        const walk = performance.now();
+        const walkStarted = performance.now();
         const entry = { at: ts, reuseMs: writableReuseMs(0), value: dirUsage(t.upperDir) };
         entry.value.then(
-          () => (entry.reuseMs = writableReuseMs(performance.now() - walk)),
+          () => (entry.reuseMs = writableReuseMs(performance.now() - walkStarted)),
           () => undefined, // the round reports it below
         );
         this.writable.set(t.key, (w = entry));
