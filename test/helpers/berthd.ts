@@ -15,8 +15,9 @@ export const BERTHD = fileURLToPath(new URL('../../server/main.js', import.meta.
 export const TEST_PREFIX = '/tmp/berth-test-';
 
 /**
- * The environment and node flags berthd's bin starts it with, read from the `#!` line of the built main.js
- * (test/unit/node-flags.test.ts keeps that line equal to BERTHD_NODE_FLAGS): the harness,
+ * The environment and node flags berthd's bin starts it with, read from the `#!` line of the
+ * built main.js (test/unit/node-flags.test.ts keeps that line equal to BERTHD_ENV and
+ * BERTHD_NODE_FLAGS): the harness,
  * which the conformance suite and the bench use, launches berthd as the bin does without
  * importing berthd's code.
  */
